@@ -1,0 +1,1 @@
+//! Shared fixtures for the Swarmgate benchmarks: the benches themselves live in `benches/`.
