@@ -58,6 +58,8 @@ mod decode;
 mod encode;
 mod error;
 mod owned;
+mod scalar;
+mod scan;
 #[cfg(feature = "serde")]
 mod serde;
 mod tape;

@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::decode::parse_int;
+use crate::scalar::parse_int;
 use crate::tape::{self, Token};
 
 /// A decoded bencode document: owns the token tape and borrows the input.

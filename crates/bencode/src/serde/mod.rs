@@ -12,6 +12,7 @@
 //! is canonical whatever the field order of the Rust type.
 
 mod de;
+mod owned;
 mod ser;
 
 use std::fmt;
