@@ -1,0 +1,204 @@
+//! Parallel piece hashing: every core reads and hashes its own pieces.
+//!
+//! Workers take batches of consecutive pieces from a shared counter, so the cores stay busy to
+//! the end and reads stay close to sequential. Each worker reuses one piece-sized buffer and keeps
+//! its current file open, so memory is `cores x piece length` whatever the torrent's size. A v1
+//! piece gets a SHA-1; for hybrid torrents the same bytes also give the SHA-256 of each 16 KiB
+//! block of file data (the BEP 52 leaves), so the data is read once for both views.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+use super::BuildError;
+use crate::merkle::{Hash32, LEAF_SIZE};
+
+/// One entry of the padded layout: a real file on disk, or zeros.
+#[derive(Clone, Debug)]
+pub(crate) struct Source {
+    /// The file to read, or `None` for a pad.
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) length: u64,
+}
+
+/// What hashing produced: one SHA-1 per piece and, when asked, the 16 KiB SHA-256 leaves of each
+/// piece's file data, piece by piece.
+pub(crate) struct Hashes {
+    pub(crate) sha1: Vec<[u8; 20]>,
+    pub(crate) leaves: Vec<Vec<Hash32>>,
+}
+
+/// Hashes `sources` laid end to end in `piece_length` pieces on `threads` threads, calling
+/// `progress(done, total)` from the calling thread as bytes are hashed.
+pub(crate) fn hash_pieces(
+    sources: &[Source],
+    piece_length: u64,
+    want_leaves: bool,
+    threads: usize,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Hashes, BuildError> {
+    let total: u64 = sources.iter().map(|s| s.length).sum();
+    let piece_count = total.div_ceil(piece_length) as u32;
+    let mut starts = Vec::with_capacity(sources.len());
+    let mut offset = 0;
+    for s in sources {
+        starts.push(offset);
+        offset += s.length;
+    }
+    // Batches of about 16 MiB keep the counter cold and reads sequential.
+    let batch = (16 * 1024 * 1024 / piece_length).max(1) as u32;
+    let next = AtomicU32::new(0);
+    let done = AtomicU64::new(0);
+    let finished = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results = Mutex::new(Vec::with_capacity(piece_count as usize));
+    let threads = threads.clamp(1, piece_count.max(1) as usize);
+    let job = Job {
+        sources,
+        starts: &starts,
+        piece_length,
+        total,
+        want_leaves,
+    };
+
+    let outcome: Result<(), BuildError> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let result = job.run(&next, batch, piece_count, &done, &failed, &results);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    finished.fetch_add(1, Ordering::Release);
+                    result
+                })
+            })
+            .collect();
+        while finished.load(Ordering::Acquire) < threads {
+            progress(done.load(Ordering::Relaxed), total);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        progress(done.load(Ordering::Relaxed), total);
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("hashing worker panicked"))
+    });
+    outcome?;
+
+    let mut results = results
+        .into_inner()
+        .expect("no worker panicked holding the lock");
+    results.sort_unstable_by_key(|r| r.0);
+    let (sha1, leaves) = results
+        .into_iter()
+        .map(|(_, sha1, leaves)| (sha1, leaves))
+        .unzip();
+    Ok(Hashes { sha1, leaves })
+}
+
+struct Job<'a> {
+    sources: &'a [Source],
+    starts: &'a [u64],
+    piece_length: u64,
+    total: u64,
+    want_leaves: bool,
+}
+
+type PieceResult = (u32, [u8; 20], Vec<Hash32>);
+
+impl Job<'_> {
+    fn run(
+        &self,
+        next: &AtomicU32,
+        batch: u32,
+        piece_count: u32,
+        done: &AtomicU64,
+        failed: &AtomicBool,
+        results: &Mutex<Vec<PieceResult>>,
+    ) -> Result<(), BuildError> {
+        let mut buffer = vec![0u8; self.piece_length as usize];
+        let mut open: Option<(usize, File)> = None;
+        let mut local = Vec::new();
+        loop {
+            let first = next.fetch_add(batch, Ordering::Relaxed);
+            if first >= piece_count || failed.load(Ordering::Relaxed) {
+                break;
+            }
+            for piece in first..(first + batch).min(piece_count) {
+                let start = u64::from(piece) * self.piece_length;
+                let size = (self.total - start).min(self.piece_length) as usize;
+                let leaves = self.read_piece(start, &mut buffer[..size], &mut open)?;
+                local.push((piece, Sha1::digest(&buffer[..size]).into(), leaves));
+                done.fetch_add(size as u64, Ordering::Relaxed);
+            }
+            results
+                .lock()
+                .expect("no worker panicked holding the lock")
+                .append(&mut local);
+        }
+        Ok(())
+    }
+
+    /// Fills `buffer` with torrent bytes from `start`; returns the v2 leaves of the file data
+    /// in it (empty unless asked for).
+    fn read_piece(
+        &self,
+        start: u64,
+        buffer: &mut [u8],
+        open: &mut Option<(usize, File)>,
+    ) -> Result<Vec<Hash32>, BuildError> {
+        let end = start + buffer.len() as u64;
+        let mut index = self
+            .starts
+            .partition_point(|&s| s <= start)
+            .saturating_sub(1);
+        let mut leaves = Vec::new();
+        let mut position = start;
+        while position < end {
+            let source = &self.sources[index];
+            let source_end = self.starts[index] + source.length;
+            if source_end <= position {
+                index += 1;
+                continue;
+            }
+            let length = (source_end.min(end) - position) as usize;
+            let into = &mut buffer[(position - start) as usize..][..length];
+            match &source.path {
+                None => into.fill(0),
+                Some(path) => {
+                    let file = match open {
+                        Some((i, file)) if *i == index => file,
+                        _ => {
+                            let file = File::open(path).map_err(|e| BuildError::io(path, e))?;
+                            &mut open.insert((index, file)).1
+                        }
+                    };
+                    let file_offset = position - self.starts[index];
+                    file.seek(SeekFrom::Start(file_offset))
+                        .map_err(|e| BuildError::io(path, e))?;
+                    file.read_exact(into).map_err(|e| match e.kind() {
+                        std::io::ErrorKind::UnexpectedEof => {
+                            BuildError::Changed { path: path.clone() }
+                        }
+                        _ => BuildError::io(path, e),
+                    })?;
+                    if self.want_leaves {
+                        leaves.extend(
+                            into.chunks(LEAF_SIZE as usize)
+                                .map(|block| -> Hash32 { Sha256::digest(block).into() }),
+                        );
+                    }
+                }
+            }
+            position += length as u64;
+            index += 1;
+        }
+        Ok(leaves)
+    }
+}
