@@ -60,6 +60,15 @@ fn estimate_tokens(input: &[u8], max_tokens: usize) -> usize {
     total.min(max_tokens)
 }
 
+/// What may come next in a frame of the given state (`None`: at the top level).
+fn expected(state: Option<u8>) -> &'static str {
+    match state {
+        None | Some(DICT_VALUE) => "a value",
+        Some(DICT_KEY) => "a string key or 'e'",
+        Some(_) => "a value or 'e'",
+    }
+}
+
 /// Scans one value from the front of `input`; returns the document and the bytes it used.
 pub(crate) fn scan<'a>(
     input: &'a [u8],
@@ -78,14 +87,7 @@ pub(crate) fn scan<'a>(
     loop {
         let state = stack.last().map(|f| f.state);
         let Some(&b) = input.get(pos) else {
-            return eof(
-                input,
-                if state == Some(DICT_KEY) {
-                    "a string key or 'e'"
-                } else {
-                    "a value"
-                },
-            );
+            return eof(input, expected(state));
         };
         if tape.len() >= max_tokens && b != b'e' {
             return err(pos, DecodeErrorKind::TokenLimit { limit: max_tokens });
@@ -171,11 +173,7 @@ pub(crate) fn scan<'a>(
                 pos += 1;
             }
             _ => {
-                let expected = match state {
-                    Some(DICT_KEY) => "a string key or 'e'",
-                    Some(_) => "a value or 'e'",
-                    None => "a value",
-                };
+                let expected = expected(state);
                 return err(pos, DecodeErrorKind::UnexpectedByte { expected, found: b });
             }
         }
@@ -234,7 +232,7 @@ mod tests {
     fn structure_errors() {
         for (input, want) in [
             (&b"e"[..], "0: expected a value, found 'e'"),
-            (b"l", "1: unexpected end of input, expected a value"),
+            (b"l", "1: unexpected end of input, expected a value or 'e'"),
             (
                 b"d",
                 "1: unexpected end of input, expected a string key or 'e'",
