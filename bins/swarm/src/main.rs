@@ -1,1 +1,43 @@
-fn main() {}
+//! `swarm`: the Swarmgate command-line BitTorrent client.
+//!
+//! Thin by design: arguments are parsed here, each subcommand lives in its own module and calls
+//! into the library crates. Errors print as one line, `swarm: <what>: <why>`, with exit code 1.
+
+mod create;
+mod format;
+mod show;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A BitTorrent client and toolkit built on the Swarmgate crates.
+#[derive(Parser, Debug)]
+#[command(name = "swarm", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print what a .torrent file or a magnet link describes.
+    Show(show::ShowArgs),
+    /// Create a .torrent for a file or a folder.
+    Create(create::CreateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Show(args) => show::run(&args),
+        Command::Create(args) => create::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("swarm: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
