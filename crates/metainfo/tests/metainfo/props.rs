@@ -70,6 +70,12 @@ proptest! {
         prop_assert_eq!(Magnet::parse(&magnet.to_string()).unwrap(), magnet);
     }
 
+}
+
+proptest! {
+    // Each case hashes a file on every core; a few dozen cover the piece-length/size grid.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
     #[test]
     fn built_single_files_round_trip(len in 1usize..200_000, shift in 14u32..18) {
         let tmp = tempfile::tempdir().unwrap();
