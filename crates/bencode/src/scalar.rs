@@ -103,41 +103,37 @@ pub(crate) fn scan_int(input: &[u8], start: usize) -> Result<usize, DecodeError>
             );
         }
     }
-    // i64::MIN's magnitude is one more than i64::MAX's.
-    let max = if negative {
-        i64::MIN.unsigned_abs()
+    // Tokens do not store the value, so only its range needs checking: count the digits and,
+    // from the 19th on, compare them with i64's limit as text, so that an overflowing prefix is an
+    // error at once. No multiplication in the loop.
+    let limit: &[u8] = if negative {
+        b"9223372036854775808"
     } else {
-        i64::MAX as u64
+        b"9223372036854775807"
     };
-    let mut magnitude: u64 = 0;
+    let digits = pos;
     loop {
         match input.get(pos) {
-            Some(&d) if d.is_ascii_digit() => {
-                magnitude = match magnitude
-                    .checked_mul(10)
-                    .and_then(|m| m.checked_add(u64::from(d - b'0')))
-                {
-                    Some(m) if m <= max => m,
-                    _ => return invalid("does not fit in 64 bits"),
-                };
+            Some(d) if d.is_ascii_digit() => {
                 pos += 1;
+                let n = pos - digits;
+                if n >= limit.len() && (n > limit.len() || &input[digits..pos] > limit) {
+                    return invalid("does not fit in 64 bits");
+                }
             }
-            Some(b'e') => return Ok(pos + 1),
+            Some(b'e') => break,
             Some(&found) => {
-                return err(
-                    pos,
-                    DecodeErrorKind::UnexpectedByte {
-                        expected: "a digit or 'e'",
-                        found,
-                    },
-                );
+                let expected = "a digit or 'e'";
+                return err(pos, DecodeErrorKind::UnexpectedByte { expected, found });
             }
             None => return eof(input, "a digit or 'e'"),
         }
     }
+    Ok(pos + 1)
 }
 
 /// Parses the digits of an integer token already validated by [`scan_int`].
+#[inline]
 pub(crate) fn parse_int(digits: &[u8]) -> i64 {
     let (negative, digits) = match digits.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -237,6 +233,19 @@ mod tests {
         ] {
             assert_eq!(error(input), want, "{:?}", input.escape_ascii().to_string());
         }
+    }
+
+    #[test]
+    fn overflow_is_found_before_the_end() {
+        let limits = crate::Limits::new();
+        let prefix = |s: &[u8]| crate::decode_prefix(s, &limits).map(|r| r.map(|(_, n)| n));
+        assert_eq!(prefix(b"i922337203685477580"), Ok(None));
+        assert_eq!(prefix(b"i9223372036854775807"), Ok(None));
+        assert!(prefix(b"i9223372036854775808").is_err());
+        assert_eq!(prefix(b"i-9223372036854775808"), Ok(None));
+        assert!(prefix(b"i-9223372036854775809").is_err());
+        assert!(prefix(b"i10000000000000000000").is_err());
+        assert!(prefix(b"4294967296").is_err());
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //! Built the way libtorrent's `bdecode` is: a tight loop over the byte slice appends one
 //! [`Token`] per value to a tape reserved up front, and nesting is tracked on an explicit stack
 //! bounded by [`Limits::max_depth`], so hostile nesting hits a limit instead of the call stack.
-//! The tape is reserved once from an upper bound found by counting `e` and `:` bytes (a loop the
-//! compiler vectorises), so it is never reallocated while scanning.
+//! The tape is reserved from a guess based on the input length (see [`initial_capacity`]).
 //!
 //! Validation is eager so that [`decode_prefix`](crate::decode_prefix) can tell "need more bytes"
 //! from "invalid": the only error produced at the end of the input is
@@ -14,18 +13,23 @@
 //! dictionaries, the common case, are checked by comparing each key with the one before it, so
 //! decoding stays O(n).
 
+use std::cmp::Ordering;
+
 use crate::decode::Limits;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::scalar::{scan_int, scan_string};
 use crate::tape::{self, Token};
 use crate::value::Document;
 
-/// Frame states of the explicit nesting stack.
+/// Frame states. `TOP` is the pseudo-frame outside every container.
 const IN_LIST: u8 = 0;
 const DICT_KEY: u8 = 1;
 const DICT_VALUE: u8 = 2;
+const TOP: u8 = 3;
 
-/// One open list or dictionary.
+/// One open list or dictionary. The innermost one lives in local variables of [`scan`] (so in
+/// registers); only its ancestors are on the stack.
+#[derive(Clone, Copy)]
 struct Frame {
     /// Tape index of the container's token.
     token: u32,
@@ -45,28 +49,36 @@ pub(crate) fn eof<T>(input: &[u8], expected: &'static str) -> Result<T, DecodeEr
     err(input.len(), DecodeErrorKind::UnexpectedEof { expected })
 }
 
-/// How many tokens to reserve: every token ends in `e` (integers, containers) or has a `:`
-/// (strings), so counting those bytes bounds the token count from above, usually tightly.
-fn estimate_tokens(input: &[u8], max_tokens: usize) -> usize {
-    let mut total = 0usize;
-    // Byte-wide counters in chunks of 255 let the compiler vectorise this loop.
-    for chunk in input.chunks(255) {
-        let mut n = 0u8;
-        for &b in chunk {
-            n += u8::from(b == b'e') | u8::from(b == b':');
-        }
-        total += usize::from(n);
-    }
-    total.min(max_tokens)
+/// How many tokens to reserve before scanning.
+///
+/// Counting tokens exactly would take a pass over every byte, strings included, and a torrent is
+/// mostly one large `pieces` string that the scanner itself skips in O(1): that pass would cost
+/// more than the whole decode. So this guesses one token per 8 input bytes (a dense file list
+/// runs about one per 7), and the tape grows by doubling when the guess is short. Unused capacity
+/// is never touched, so over-reserving costs address space, not page faults.
+fn initial_capacity(len: usize, max_tokens: usize) -> usize {
+    (len / 8 + 16).min(max_tokens)
 }
 
-/// What may come next in a frame of the given state (`None`: at the top level).
-fn expected(state: Option<u8>) -> &'static str {
+/// What may come next in a frame of the given state.
+fn expected(state: u8) -> &'static str {
     match state {
-        None | Some(DICT_VALUE) => "a value",
-        Some(DICT_KEY) => "a string key or 'e'",
-        Some(_) => "a value or 'e'",
+        TOP | DICT_VALUE => "a value",
+        DICT_KEY => "a string key or 'e'",
+        _ => "a value or 'e'",
     }
+}
+
+/// Compares two keys. Keys are short and usually differ in their first bytes, where a plain loop
+/// beats a call to `memcmp`.
+#[inline]
+fn compare_keys(a: &[u8], b: &[u8]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 /// Scans one value from the front of `input`; returns the document and the bytes it used.
@@ -78,16 +90,22 @@ pub(crate) fn scan<'a>(
         return err(0, DecodeErrorKind::InputTooLarge);
     }
     let max_tokens = limits.max_tokens;
-    let mut tape: Vec<Token> = Vec::with_capacity(estimate_tokens(input, max_tokens));
+    let mut tape: Vec<Token> = Vec::with_capacity(initial_capacity(input.len(), max_tokens));
     let mut stack: Vec<Frame> = Vec::new();
     let mut scratch: Vec<u32> = Vec::new();
     let mut unsorted_at = u32::MAX;
     let mut pos = 0usize;
+    let mut cur = Frame {
+        token: 0,
+        count: 0,
+        last_key: 0,
+        state: TOP,
+        unsorted: false,
+    };
 
     loop {
-        let state = stack.last().map(|f| f.state);
         let Some(&b) = input.get(pos) else {
-            return eof(input, expected(state));
+            return eof(input, expected(cur.state));
         };
         if tape.len() >= max_tokens && b != b'e' {
             return err(pos, DecodeErrorKind::TokenLimit { limit: max_tokens });
@@ -97,29 +115,26 @@ pub(crate) fn scan<'a>(
                 let (payload, end) = scan_string(input, pos)?;
                 let index = tape.len();
                 tape.push(Token::leaf(tape::BYTES, pos, payload - pos, end, index + 1));
-                if state == Some(DICT_KEY) {
-                    let frame = stack.last_mut().expect("state came from the stack");
-                    if frame.count > 0 {
-                        let prev = &tape[frame.last_key as usize];
+                if cur.state == DICT_KEY {
+                    if cur.count > 0 {
+                        let prev = &tape[cur.last_key as usize];
                         let prev_key = &input[prev.payload()..prev.end as usize];
-                        match prev_key.cmp(&input[payload..end]) {
-                            std::cmp::Ordering::Less => {}
-                            std::cmp::Ordering::Equal => {
-                                return err(pos, DecodeErrorKind::DuplicateKey);
-                            }
-                            std::cmp::Ordering::Greater => frame.unsorted = true,
+                        match compare_keys(prev_key, &input[payload..end]) {
+                            Ordering::Less => {}
+                            Ordering::Equal => return err(pos, DecodeErrorKind::DuplicateKey),
+                            Ordering::Greater => cur.unsorted = true,
                         }
                     }
-                    frame.last_key = index as u32;
-                    frame.count += 1;
-                    frame.state = DICT_VALUE;
+                    cur.last_key = index as u32;
+                    cur.count += 1;
+                    cur.state = DICT_VALUE;
                     pos = end;
                     continue;
                 }
                 pos = end;
             }
             b'i' => {
-                if state == Some(DICT_KEY) {
+                if cur.state == DICT_KEY {
                     return err(pos, DecodeErrorKind::KeyNotString);
                 }
                 let end = scan_int(input, pos)?;
@@ -128,16 +143,13 @@ pub(crate) fn scan<'a>(
                 pos = end;
             }
             b'l' | b'd' => {
-                if state == Some(DICT_KEY) {
+                if cur.state == DICT_KEY {
                     return err(pos, DecodeErrorKind::KeyNotString);
                 }
+                // The stack holds every open container's parent frame: its length is the depth.
                 if stack.len() >= limits.max_depth {
-                    return err(
-                        pos,
-                        DecodeErrorKind::DepthLimit {
-                            limit: limits.max_depth,
-                        },
-                    );
+                    let limit = limits.max_depth;
+                    return err(pos, DecodeErrorKind::DepthLimit { limit });
                 }
                 let (kind, state) = if b == b'l' {
                     (tape::LIST, IN_LIST)
@@ -146,42 +158,45 @@ pub(crate) fn scan<'a>(
                 };
                 let index = tape.len();
                 tape.push(Token::leaf(kind, pos, 1, pos + 1, index + 1));
-                stack.push(Frame {
+                stack.push(cur);
+                cur = Frame {
                     token: index as u32,
                     count: 0,
                     last_key: 0,
                     state,
                     unsorted: false,
-                });
+                };
                 pos += 1;
                 continue;
             }
-            b'e' if state.is_some() => {
-                let frame = stack.pop().expect("state came from the stack");
-                if frame.state == DICT_VALUE {
+            b'e' if cur.state != TOP => {
+                if cur.state == DICT_VALUE {
                     return err(pos, DecodeErrorKind::MissingValue);
                 }
-                let index = frame.token as usize;
+                let index = cur.token as usize;
                 let mut flags = 0;
-                if frame.unsorted {
+                if cur.unsorted {
                     check_duplicates(input, &tape, index, &mut scratch)?;
                     unsorted_at = unsorted_at.min(tape[index].start);
                     flags = tape::UNSORTED;
                 }
                 let next = tape.len();
-                tape[index].close(pos + 1, next, frame.count, flags);
+                tape[index].close(pos + 1, next, cur.count, flags);
+                cur = stack
+                    .pop()
+                    .expect("a container's parent frame is on the stack");
                 pos += 1;
             }
             _ => {
-                let expected = expected(state);
+                let expected = expected(cur.state);
                 return err(pos, DecodeErrorKind::UnexpectedByte { expected, found: b });
             }
         }
         // A value is complete: tell the enclosing container.
-        match stack.last_mut() {
-            None => break,
-            Some(frame) if frame.state == DICT_VALUE => frame.state = DICT_KEY,
-            Some(frame) => frame.count += 1,
+        match cur.state {
+            TOP => break,
+            DICT_VALUE => cur.state = DICT_KEY,
+            _ => cur.count += 1,
         }
     }
     let unsorted_at = (unsorted_at != u32::MAX).then_some(unsorted_at as usize);
@@ -282,18 +297,10 @@ mod tests {
     }
 
     #[test]
-    fn estimate_bounds_tokens() {
-        for src in [
-            &b"d1:ai0e1:bl4:spamee"[..],
-            b"i1e",
-            b"0:",
-            b"lllleeee",
-            b"d1:el1:e1:eee",
-        ] {
-            let doc = decode(src).unwrap();
-            assert!(estimate_tokens(src, usize::MAX) >= doc.token_count());
-        }
-        assert_eq!(estimate_tokens(b"eeee", 2), 2);
-        assert_eq!(estimate_tokens(&[b':'; 1000], usize::MAX), 1000);
+    fn initial_capacity_is_bounded() {
+        assert_eq!(initial_capacity(0, 4_000_000), 16);
+        assert_eq!(initial_capacity(8000, 4_000_000), 1016);
+        assert_eq!(initial_capacity(usize::MAX / 2, 4_000_000), 4_000_000);
+        assert_eq!(initial_capacity(100, 3), 3);
     }
 }

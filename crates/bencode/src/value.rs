@@ -23,6 +23,7 @@ pub struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
+    #[inline]
     pub(crate) fn new(input: &'a [u8], tape: Vec<Token>, unsorted_at: Option<usize>) -> Self {
         Document {
             input,
@@ -32,6 +33,7 @@ impl<'a> Document<'a> {
     }
 
     /// The top-level value.
+    #[inline]
     pub fn root(&self) -> Value<'_, 'a> {
         Value {
             tape: &self.tape,
@@ -42,17 +44,20 @@ impl<'a> Document<'a> {
 
     /// The bytes this document was decoded from (for [`decode_prefix`](crate::decode_prefix),
     /// the whole buffer given, of which the document may cover only the front).
+    #[inline]
     pub fn input(&self) -> &'a [u8] {
         self.input
     }
 
     /// Byte offset of the first dictionary (by position) whose keys are not in strictly
     /// ascending raw-byte order, or `None` when every dictionary is canonical.
+    #[inline]
     pub fn unsorted_at(&self) -> Option<usize> {
         self.unsorted_at
     }
 
     /// Number of values in the document (integers, strings, lists and dictionaries).
+    #[inline]
     pub fn token_count(&self) -> usize {
         self.tape.len()
     }
@@ -93,6 +98,7 @@ impl<'d, 'a> Value<'d, 'a> {
     }
 
     /// The type of this value.
+    #[inline]
     pub fn kind(&self) -> Kind {
         match self.token().kind() {
             tape::INT => Kind::Int,
@@ -103,39 +109,46 @@ impl<'d, 'a> Value<'d, 'a> {
     }
 
     /// The integer, if this is one.
+    #[inline]
     pub fn as_int(&self) -> Option<i64> {
         let t = self.token();
         (t.kind() == tape::INT).then(|| parse_int(&self.input[t.payload()..t.end as usize - 1]))
     }
 
     /// The string's bytes, if this is a byte string.
+    #[inline]
     pub fn as_bytes(&self) -> Option<&'a [u8]> {
         let t = self.token();
         (t.kind() == tape::BYTES).then(|| &self.input[t.payload()..t.end as usize])
     }
 
     /// The string, if this is a byte string holding valid UTF-8.
+    #[inline]
     pub fn as_str(&self) -> Option<&'a str> {
         self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
     }
 
     /// The list, if this is one.
+    #[inline]
     pub fn as_list(&self) -> Option<List<'d, 'a>> {
         (self.token().kind() == tape::LIST).then_some(List { value: *self })
     }
 
     /// The dictionary, if this is one.
+    #[inline]
     pub fn as_dict(&self) -> Option<Dict<'d, 'a>> {
         (self.token().kind() == tape::DICT).then_some(Dict { value: *self })
     }
 
     /// The exact encoded bytes of this value as they stand in the input: hash these for an
     /// info-hash, never a re-encoding.
+    #[inline]
     pub fn raw(&self) -> &'a [u8] {
         &self.input[self.span()]
     }
 
     /// Offsets of [`Value::raw`] in the input.
+    #[inline]
     pub fn span(&self) -> Range<usize> {
         let t = self.token();
         t.start as usize..t.end as usize
@@ -157,11 +170,13 @@ impl<'d, 'a> Value<'d, 'a> {
     }
 
     /// Children of a container, as a cursor range over the tape.
+    #[inline]
     fn children(&self) -> (usize, usize) {
         (self.index + 1, self.next_index())
     }
 
     /// Child count stored on a container token (saturated counts are recounted).
+    #[inline]
     fn stored_count(&self, step: usize) -> usize {
         let aux = self.token().aux();
         if aux < tape::AUX_MAX {
@@ -187,21 +202,25 @@ pub struct List<'d, 'a> {
 
 impl<'d, 'a> List<'d, 'a> {
     /// Number of elements (stored on the token: O(1)).
+    #[inline]
     pub fn len(&self) -> usize {
         self.value.stored_count(1)
     }
 
     /// True when the list has no elements.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.value.index + 1 == self.value.next_index()
     }
 
     /// The element at `index` (O(index): elements are skipped by subtree).
+    #[inline]
     pub fn get(&self, index: usize) -> Option<Value<'d, 'a>> {
         self.iter().nth(index)
     }
 
     /// The elements in order.
+    #[inline]
     pub fn iter(&self) -> ListIter<'d, 'a> {
         let (next, end) = self.value.children();
         ListIter {
@@ -212,16 +231,19 @@ impl<'d, 'a> List<'d, 'a> {
     }
 
     /// The exact encoded bytes of the list.
+    #[inline]
     pub fn raw(&self) -> &'a [u8] {
         self.value.raw()
     }
 
     /// Offsets of [`List::raw`] in the input.
+    #[inline]
     pub fn span(&self) -> Range<usize> {
         self.value.span()
     }
 
     /// This list as a [`Value`].
+    #[inline]
     pub fn as_value(&self) -> Value<'d, 'a> {
         self.value
     }
@@ -230,6 +252,7 @@ impl<'d, 'a> List<'d, 'a> {
 impl<'d, 'a> IntoIterator for List<'d, 'a> {
     type Item = Value<'d, 'a>;
     type IntoIter = ListIter<'d, 'a>;
+    #[inline]
     fn into_iter(self) -> ListIter<'d, 'a> {
         self.iter()
     }
@@ -267,16 +290,19 @@ pub struct Dict<'d, 'a> {
 
 impl<'d, 'a> Dict<'d, 'a> {
     /// Number of key/value pairs (stored on the token: O(1)).
+    #[inline]
     pub fn len(&self) -> usize {
         self.value.stored_count(2)
     }
 
     /// True when the dictionary has no pairs.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.value.index + 1 == self.value.next_index()
     }
 
     /// The value under `key` (a linear scan; stops early once past `key` in a sorted dictionary).
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Option<Value<'d, 'a>> {
         let sorted = self.is_sorted();
         for (k, v) in self.iter() {
@@ -290,6 +316,7 @@ impl<'d, 'a> Dict<'d, 'a> {
     }
 
     /// The pairs in input order.
+    #[inline]
     pub fn iter(&self) -> DictIter<'d, 'a> {
         let (next, end) = self.value.children();
         DictIter {
@@ -300,21 +327,25 @@ impl<'d, 'a> Dict<'d, 'a> {
     }
 
     /// True when the keys are in strictly ascending raw-byte order, as canonical bencode requires.
+    #[inline]
     pub fn is_sorted(&self) -> bool {
         self.value.token().meta & tape::UNSORTED == 0
     }
 
     /// The exact encoded bytes of the dictionary: hash these for an info-hash.
+    #[inline]
     pub fn raw(&self) -> &'a [u8] {
         self.value.raw()
     }
 
     /// Offsets of [`Dict::raw`] in the input.
+    #[inline]
     pub fn span(&self) -> Range<usize> {
         self.value.span()
     }
 
     /// This dictionary as a [`Value`].
+    #[inline]
     pub fn as_value(&self) -> Value<'d, 'a> {
         self.value
     }
@@ -323,6 +354,7 @@ impl<'d, 'a> Dict<'d, 'a> {
 impl<'d, 'a> IntoIterator for Dict<'d, 'a> {
     type Item = (&'a [u8], Value<'d, 'a>);
     type IntoIter = DictIter<'d, 'a>;
+    #[inline]
     fn into_iter(self) -> DictIter<'d, 'a> {
         self.iter()
     }

@@ -26,6 +26,7 @@ impl<'d, 'de> Des<'d, 'de> {
         r.map_err(|e| e.locate(self.value.span().start))
     }
 
+    #[inline]
     fn unexpected(&self) -> Unexpected<'de> {
         match self.value.kind() {
             Kind::Int => Unexpected::Signed(self.value.as_int().unwrap_or_default()),
@@ -113,11 +114,10 @@ impl<'d, 'de> de::Deserializer<'de> for Des<'d, 'de> {
         self.text(visitor)
     }
 
+    /// Field and variant names are matched as bytes: serde's derived visitors accept them, and
+    /// it spares a UTF-8 check per key.
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.value.as_str() {
-            Some(s) => self.locate(visitor.visit_borrowed_str(s)),
-            None => self.any(visitor),
-        }
+        self.any(visitor)
     }
 
     /// A value that is present is `Some`; an absent struct field is `None` (serde's default).
