@@ -300,3 +300,70 @@ impl<'d, 'de> de::VariantAccess<'de> for Des<'d, 'de> {
         de::Deserializer::deserialize_map(self, visitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use crate::{OwnedValue, SerdeError, from_bytes};
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Peer<'a> {
+        ip: &'a str,
+        port: u16,
+        #[serde(default)]
+        seed: bool,
+    }
+
+    #[test]
+    fn structs_skip_unknown_subtrees() {
+        let src = b"d2:ip9:127.0.0.14:junkld1:xlleeee4:porti6881e4:seedi1ee";
+        let p: Peer<'_> = from_bytes(src).unwrap();
+        assert_eq!(
+            p,
+            Peer {
+                ip: "127.0.0.1",
+                port: 6881,
+                seed: true
+            }
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_errors_with_offsets() {
+        let e = from_bytes::<Peer<'_>>(b"d2:ipi1e4:porti1ee").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid type: integer `1`, expected a borrowed string (value at byte 5)"
+        );
+        let e = from_bytes::<Peer<'_>>(b"d2:ip1:x4:porti70000ee").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SerdeError::Custom {
+                    offset: Some(14),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = from_bytes::<&str>(b"1:\xff").unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid value: byte array"),
+            "{e}"
+        );
+        assert!(from_bytes::<f64>(b"1:x").is_err());
+    }
+
+    #[test]
+    fn any_maps_bencode_onto_serde_kinds() {
+        assert_eq!(from_bytes::<i64>(b"i-5e").unwrap(), -5);
+        assert_eq!(from_bytes::<&[u8]>(b"2:\x00\x01").unwrap(), &[0, 1]);
+        assert_eq!(from_bytes::<Vec<u8>>(b"li1ei2ee").unwrap(), [1, 2]);
+        assert_eq!(from_bytes::<(i64, &str)>(b"li1e1:xe").unwrap(), (1, "x"));
+        assert_eq!(from_bytes::<Option<i64>>(b"i1e").unwrap(), Some(1));
+        assert_eq!(from_bytes::<char>(b"2:\xc3\xa9").unwrap(), 'é');
+        let v: OwnedValue = from_bytes(b"d1:ali1eee").unwrap();
+        assert_eq!(v.encode(), b"d1:ali1eee");
+    }
+}

@@ -12,6 +12,7 @@
 //! is canonical whatever the field order of the Rust type.
 
 mod de;
+mod key;
 mod owned;
 mod ser;
 
@@ -133,6 +134,9 @@ pub fn from_bytes<'de, T: ::serde::Deserialize<'de>>(input: &'de [u8]) -> Result
 }
 
 /// [`from_bytes`] within explicit [`Limits`].
+///
+/// Decoding itself never recurses, but serde's visitors do, once per level of nesting, so keep
+/// `max_depth` to what the call stack can take (the default, 128, is far from any limit).
 pub fn from_bytes_with<'de, T: ::serde::Deserialize<'de>>(
     input: &'de [u8],
     limits: &Limits,
