@@ -15,13 +15,10 @@ use std::ops::Range;
 use crate::decode::{Limits, decode_with};
 use crate::error::EncodeError;
 
-/// Appends `i<v>e`.
-pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
-    let mut buf = [0u8; 22];
+/// Appends the decimal digits of `n`.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
     let mut i = buf.len();
-    i -= 1;
-    buf[i] = b'e';
-    let mut n = v.unsigned_abs();
     loop {
         i -= 1;
         buf[i] = b'0' + (n % 10) as u8;
@@ -30,31 +27,24 @@ pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
             break;
         }
     }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    i -= 1;
-    buf[i] = b'i';
     out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `i<v>e`.
+pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
+    out.push(b'i');
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_decimal(out, v.unsigned_abs());
+    out.push(b'e');
 }
 
 /// Appends `<len>:<bytes>`.
 pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    let mut buf = [0u8; 21];
-    let mut i = buf.len() - 1;
-    buf[i] = b':';
-    let mut n = b.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reserve(buf.len() - i + b.len());
-    out.extend_from_slice(&buf[i..]);
+    out.reserve(b.len() + 21);
+    push_decimal(out, b.len() as u64);
+    out.push(b':');
     out.extend_from_slice(b);
 }
 
