@@ -25,6 +25,14 @@ pub struct FileAttributes {
 }
 
 impl FileAttributes {
+    /// The attributes in a file dictionary's `attr` key (none when absent).
+    pub(crate) fn of(dict: swarmgate_bencode::Dict<'_, '_>) -> Self {
+        dict.get(b"attr")
+            .and_then(|a| a.as_bytes())
+            .map(Self::parse)
+            .unwrap_or_default()
+    }
+
     pub(crate) fn parse(attr: &[u8]) -> Self {
         Self {
             pad: attr.contains(&b'p'),

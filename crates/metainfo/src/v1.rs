@@ -76,11 +76,7 @@ pub(crate) fn files<'a>(
         return Ok((out, true));
     }
     let length = length_field(info.get(b"length"), || "info.length".into())?;
-    let attributes = info
-        .get(b"attr")
-        .and_then(|a| a.as_bytes())
-        .map(FileAttributes::parse)
-        .unwrap_or_default();
+    let attributes = FileAttributes::of(info);
     Ok((
         vec![RawFile {
             path: vec![name],
@@ -101,11 +97,7 @@ fn file_entry<'a>(entry: Value<'_, 'a>, index: usize) -> Result<RawFile<'a>, Met
     let dict = entry.as_dict().ok_or_else(|| {
         MetainfoError::invalid(format!("info.files[{index}]"), "not a dictionary")
     })?;
-    let mut attributes = dict
-        .get(b"attr")
-        .and_then(|a| a.as_bytes())
-        .map(FileAttributes::parse)
-        .unwrap_or_default();
+    let mut attributes = FileAttributes::of(dict);
     // A symlink's length is meaningless (it occupies no bytes), so it may be absent.
     let length = match dict.get(b"length") {
         None if attributes.symlink => 0,

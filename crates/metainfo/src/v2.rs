@@ -72,11 +72,7 @@ fn leaf<'a>(properties: Value<'_, 'a>, path: Vec<&'a [u8]>) -> Result<RawFile<'a
         .as_dict()
         .ok_or_else(|| MetainfoError::invalid(field(""), "file properties are not a dictionary"))?;
     let length = length_field(dict.get(b"length"), || field("length"))?;
-    let attributes = dict
-        .get(b"attr")
-        .and_then(|a| a.as_bytes())
-        .map(FileAttributes::parse)
-        .unwrap_or_default();
+    let attributes = FileAttributes::of(dict);
     if attributes.pad {
         return Err(MetainfoError::invalid(
             field("attr"),
