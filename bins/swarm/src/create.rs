@@ -43,6 +43,10 @@ pub(crate) struct CreateArgs {
     /// Hashing threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Read the files with read() instead of memory-mapping them (slower; use it when a file may
+    /// be truncated while it is hashed).
+    #[arg(long)]
+    no_mmap: bool,
     /// Overwrite the output file if it exists.
     #[arg(short, long)]
     force: bool,
@@ -88,6 +92,7 @@ pub(crate) fn run(args: &CreateArgs) -> anyhow::Result<()> {
     if args.no_date {
         builder = builder.creation_date(None);
     }
+    builder = builder.memory_map(!args.no_mmap);
     if let Some(threads) = args.threads {
         builder = builder.threads(threads);
     }
