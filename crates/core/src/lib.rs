@@ -8,7 +8,8 @@
 //!   and multihash forms;
 //! - [`PeerId`] (BEP 20, Swarmgate's prefix `-SG0001-`) and client detection ([`ClientId`]);
 //! - compact peers, IPv4 in 6 bytes and IPv6 in 18 ([`compact_peers_v4`], [`encode_compact_peer`]);
-//! - [`Geometry`]: pieces, the short last piece, and 16 KiB blocks ([`BLOCK_SIZE`]).
+//! - [`Geometry`]: pieces, the short last piece, and 16 KiB blocks ([`BLOCK_SIZE`]);
+//! - [`Bitfield`]: the BEP 3 piece set, checked on receipt and kept in its wire form.
 //!
 //! It does not hash, parse torrents or do I/O: that is the metainfo crate and the engines above.
 //! Constructors check their input (a 19-byte info-hash is an error, not a panic).
@@ -28,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bitfield;
 mod compact;
 mod error;
 mod geometry;
@@ -35,6 +37,7 @@ mod info_hash;
 mod peer_id;
 mod text;
 
+pub use bitfield::{Bitfield, BitfieldError};
 pub use compact::{
     COMPACT_V4_LEN, COMPACT_V6_LEN, CompactPeers, compact_peers_v4, compact_peers_v6,
     decode_compact_peer, encode_compact_peer,
