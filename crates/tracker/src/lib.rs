@@ -39,6 +39,8 @@
 //! ```
 
 mod announce;
+#[cfg(feature = "client")]
+mod client;
 mod error;
 mod http;
 mod rng;
@@ -46,6 +48,8 @@ mod tiers;
 mod udp;
 
 pub use announce::{AnnounceEvent, AnnounceRequest, AnnounceResponse, ScrapeStats};
+#[cfg(feature = "client")]
+pub use client::{Announcer, AnnouncerConfig, HttpTracker, MAX_BODY, Progress, UdpTracker};
 pub use error::{ParseError, TrackerError};
 pub use http::{
     announce_url, decode_announce_response, decode_scrape_response, encode_announce_response,
