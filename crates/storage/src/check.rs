@@ -215,3 +215,46 @@ impl Worker<'_> {
         Ok(Some(sha1.finalize().into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use swarmgate_core::PieceIndex;
+    use swarmgate_metainfo::TorrentBuilder;
+
+    use crate::TorrentStorage;
+
+    #[test]
+    fn any_thread_count_checks_every_piece_and_reports_all_bytes() {
+        let source = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8 + 1).collect();
+        std::fs::write(source.path().join("f.bin"), &data).unwrap();
+        let torrent = TorrentBuilder::new(source.path().join("f.bin"))
+            .piece_length(16 * 1024)
+            .build()
+            .unwrap()
+            .torrent;
+        // Checking the source folder itself: every piece is there.
+        let storage = TorrentStorage::open(source.path(), &torrent).unwrap();
+        for threads in [0, 1, 3, 64] {
+            let mut calls = 0u32;
+            let mut last = (0, 0);
+            let have = storage
+                .check_existing(threads, &mut |done, total| {
+                    calls += 1;
+                    last = (done, total);
+                })
+                .unwrap();
+            assert!(have.is_full(), "{threads} threads");
+            assert_eq!(last, (100_000, 100_000));
+            // One call up front, then one per piece.
+            assert_eq!(calls, 1 + torrent.piece_count());
+        }
+        // A byte changed in the last (short) piece fails it alone.
+        let mut changed = data.clone();
+        changed[99_999] ^= 0x80;
+        std::fs::write(source.path().join("f.bin"), &changed).unwrap();
+        let have = storage.check_existing(2, &mut |_, _| {}).unwrap();
+        let last = PieceIndex(torrent.piece_count() - 1);
+        assert_eq!(have.zeros().collect::<Vec<_>>(), [last]);
+    }
+}
