@@ -44,8 +44,8 @@ pub enum RunOutcome {
     Done,
     /// The next event or timer lies past the deadline; the clock stands at the deadline.
     Deadline,
-    /// No event and no timer is pending: nothing more can happen; the clock stands at the last
-    /// event.
+    /// No event and no timer is pending: nothing more can happen without new input; the clock
+    /// stands at the deadline (see [`RunReport::last_activity`] for when things went quiet).
     Idle,
 }
 
@@ -60,6 +60,9 @@ pub struct RunReport {
     pub deliveries: u64,
     /// Virtual time elapsed since the epoch when it stopped.
     pub elapsed: Duration,
+    /// Virtual time (since the epoch) of the last instant at which events or timers ran; the
+    /// clock at the start if none did.
+    pub last_activity: Duration,
 }
 
 /// A closure as a host without timers.
@@ -95,11 +98,13 @@ impl SimNet {
         let deadline = deadline.saturating_duration_since(self.epoch);
         let mut steps = 0u64;
         let mut deliveries = 0u64;
-        let report = |net: &SimNet, outcome, steps, deliveries| RunReport {
+        let mut last_activity = self.now;
+        let report = |net: &SimNet, outcome, steps, deliveries, last_activity| RunReport {
             outcome,
             steps,
             deliveries,
             elapsed: net.now,
+            last_activity,
         };
         loop {
             while !host.is_done() {
@@ -110,7 +115,13 @@ impl SimNet {
                 host.on_delivery(self, delivery);
             }
             if host.is_done() {
-                return Ok(report(self, RunOutcome::Done, steps, deliveries));
+                return Ok(report(
+                    self,
+                    RunOutcome::Done,
+                    steps,
+                    deliveries,
+                    last_activity,
+                ));
             }
             let timer = host
                 .poll_timeout()
@@ -119,12 +130,17 @@ impl SimNet {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => match a.or(b) {
                     Some(t) => t,
-                    None => return Ok(report(self, RunOutcome::Idle, steps, deliveries)),
+                    None => {
+                        self.now = self.now.max(deadline);
+                        let outcome = RunOutcome::Idle;
+                        return Ok(report(self, outcome, steps, deliveries, last_activity));
+                    }
                 },
             };
             if next > deadline {
                 self.now = self.now.max(deadline);
-                return Ok(report(self, RunOutcome::Deadline, steps, deliveries));
+                let outcome = RunOutcome::Deadline;
+                return Ok(report(self, outcome, steps, deliveries, last_activity));
             }
             steps += 1;
             if steps > self.config.step_limit {
@@ -135,6 +151,7 @@ impl SimNet {
             }
             self.run_events_until(next);
             self.now = self.now.max(next);
+            last_activity = self.now;
             while !host.is_done() {
                 let Some(delivery) = self.poll_delivery() else {
                     break;
@@ -143,7 +160,13 @@ impl SimNet {
                 host.on_delivery(self, delivery);
             }
             if host.is_done() {
-                return Ok(report(self, RunOutcome::Done, steps, deliveries));
+                return Ok(report(
+                    self,
+                    RunOutcome::Done,
+                    steps,
+                    deliveries,
+                    last_activity,
+                ));
             }
             let due = host
                 .poll_timeout()
@@ -232,7 +255,8 @@ mod tests {
             .run_until(net.now() + Duration::from_secs(5), |_, _| {})
             .expect("run");
         assert_eq!(report.outcome, RunOutcome::Idle);
-        assert_eq!(net.elapsed(), Duration::ZERO);
+        assert_eq!(net.elapsed(), Duration::from_secs(5));
+        assert_eq!(report.last_activity, Duration::ZERO);
 
         let a = net.add_node(NodeConfig::symmetric(1_000, Duration::from_secs(1)));
         let b = net.add_node(NodeConfig::unlimited());
@@ -241,6 +265,11 @@ mod tests {
             .run_until(net.now() + Duration::from_millis(500), |_, _| {})
             .expect("run");
         assert_eq!(report.outcome, RunOutcome::Deadline);
-        assert_eq!(net.elapsed(), Duration::from_millis(500));
+        assert_eq!(net.elapsed(), Duration::from_millis(5_500));
+        let report = net
+            .run_until(net.now() + Duration::from_secs(5), |_, _| {})
+            .expect("run");
+        assert_eq!(report.outcome, RunOutcome::Idle);
+        assert_eq!(report.last_activity, Duration::from_secs(6));
     }
 }

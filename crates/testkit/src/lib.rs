@@ -63,7 +63,7 @@
 //!
 //! assert_eq!(received, fixture.piece(0));
 //! // 262,144 bytes at 1 MB/s, plus 20 ms to accept and 20 ms to travel.
-//! let took = report.elapsed.as_secs_f64();
+//! let took = report.last_activity.as_secs_f64();
 //! assert!((0.30..0.32).contains(&took), "{took}");
 //! assert_eq!(net.node_stats(leecher).map(|s| s.bytes_received), Some(262_144));
 //! # Ok::<(), swarmgate_testkit::SimError>(())
