@@ -47,8 +47,8 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// Defaults: [`Reserved::SWARMGATE`], no geometry or metadata, client "Swarmgate
-    /// <version>", reqq 500, keep-alive 90 s, idle 180 s, request 30 s, handshake 20 s.
+    /// Defaults: [`Reserved::SWARMGATE`], no geometry or metadata, client `"Swarmgate
+    /// <version>"`, reqq 500, keep-alive 90 s, idle 180 s, request 30 s, handshake 20 s.
     pub fn new(info_hash: InfoHashV1, peer_id: PeerId) -> Self {
         SessionConfig {
             info_hash,
