@@ -4,6 +4,7 @@
 //! into the library crates. Errors print as one line, `swarm: <what>: <why>`, with exit code 1.
 
 mod create;
+mod download;
 mod format;
 mod show;
 
@@ -25,6 +26,8 @@ enum Command {
     Show(show::ShowArgs),
     /// Create a .torrent for a file or a folder.
     Create(create::CreateArgs),
+    /// Download a .torrent or a magnet link, verifying every piece.
+    Download(download::DownloadArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Show(args) => show::run(&args),
         Command::Create(args) => create::run(&args),
+        Command::Download(args) => download::run_download(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

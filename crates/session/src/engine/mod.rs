@@ -1,0 +1,564 @@
+//! The sans-IO torrent engine: every peer of one torrent, the piece picker and the choker.
+//!
+//! The engine is a state machine in the shape of quinn-proto: the driver feeds it what happened
+//! (`handle_connected`, `handle_peer_data`, `handle_piece_checked`, `handle_block_read`,
+//! `handle_timeout`, each with `now`) and carries out what it asks for (`poll_transmit` gives
+//! bytes for a peer, `poll_event` gives connects, disk writes, piece checks and disk reads,
+//! `poll_timeout` says when to call back). It owns no socket, file, clock or global RNG, so the
+//! same engine runs over TCP in `swarm download` and over testkit's simulated network in tests.
+//!
+//! Block data never stays here: a block that arrives is handed out at once as
+//! [`EngineEvent::WriteBlock`], and a piece whose blocks are all written is handed out as
+//! [`EngineEvent::VerifyPiece`]. Only a verified piece is counted as had, announced with `have`
+//! or served to other peers. Memory is a few hundred bytes per piece in progress and per peer,
+//! whatever the size of the torrent.
+
+mod choke;
+mod connect;
+mod peer;
+mod rate;
+mod react;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use swarmgate_core::{Bitfield, BlockRef, Geometry, InfoHashV1, PeerId, PieceIndex};
+use swarmgate_peer::{Handshake, PeerSession, Role, SessionConfig};
+use swarmgate_rank::{Source, Weights};
+
+use crate::picker::{PeerKey, PiecePicker};
+use crate::rng::SplitMix64;
+use connect::Candidates;
+use peer::Peer;
+
+/// How the engine behaves; [`EngineConfig::new`] gives libtorrent-like defaults.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The torrent's info-hash as it goes on the wire.
+    pub info_hash: InfoHashV1,
+    /// Our peer id.
+    pub peer_id: PeerId,
+    /// The torrent's pieces.
+    pub geometry: Geometry,
+    /// The info dictionary, served to peers that ask for it (BEP 9).
+    pub metadata: Option<Bytes>,
+    /// The port we accept peers on, told to peers in the extended handshake.
+    pub listen_port: Option<u16>,
+    /// Our client name for the extended handshake.
+    pub client: String,
+    /// Download missing pieces (false: only upload what we have).
+    pub download: bool,
+    /// Connected peers, at most.
+    pub max_peers: usize,
+    /// Connection attempts in flight, at most.
+    pub max_connecting: usize,
+    /// Peers we upload to at once, the optimistic slot included.
+    pub unchoke_slots: usize,
+    /// How often the choker reconsiders (BEP 3: ten seconds).
+    pub choke_interval: Duration,
+    /// How often the optimistic unchoke moves on (thirty seconds).
+    pub optimistic_interval: Duration,
+    /// Keep about this much time's worth of a peer's rate requested from it.
+    pub request_queue_time: Duration,
+    /// Requests outstanding per peer: at least this many...
+    pub min_requests: usize,
+    /// ...and at most this many (a peer's own `reqq` caps it further).
+    pub max_requests: usize,
+    /// Failures before a candidate address is given up.
+    pub max_connect_failures: u32,
+    /// Peer ranking weights.
+    pub weights: Weights,
+    /// Our own addresses, for ranking by proximity.
+    pub local_addrs: Vec<IpAddr>,
+    /// Seed of the engine's random choices (ties in piece picking, optimistic unchokes).
+    pub seed: u64,
+    /// Per-connection timeouts and limits.
+    pub session: SessionConfig,
+}
+
+impl EngineConfig {
+    /// Defaults for a torrent: 50 peers, 4 upload slots, ten-second choking rounds, requests
+    /// sized to 3 s of each peer's rate between 16 and 500.
+    pub fn new(info_hash: InfoHashV1, peer_id: PeerId, geometry: Geometry) -> Self {
+        Self {
+            info_hash,
+            peer_id,
+            geometry,
+            metadata: None,
+            listen_port: None,
+            client: concat!("Swarmgate ", env!("CARGO_PKG_VERSION")).to_string(),
+            download: true,
+            max_peers: 50,
+            max_connecting: 10,
+            unchoke_slots: 4,
+            choke_interval: Duration::from_secs(10),
+            optimistic_interval: Duration::from_secs(30),
+            request_queue_time: Duration::from_secs(3),
+            min_requests: 16,
+            max_requests: 500,
+            max_connect_failures: 3,
+            weights: Weights::default(),
+            local_addrs: Vec::new(),
+            seed: 0,
+            session: SessionConfig::new(info_hash, peer_id),
+        }
+    }
+}
+
+/// What the engine asks its driver to do, or tells it.
+#[derive(Debug)]
+pub enum EngineEvent {
+    /// Open a TCP connection to `addr` and report with `handle_connected` or
+    /// `handle_connect_failed`.
+    Connect {
+        /// The key the connection will have.
+        key: PeerKey,
+        /// Where to connect.
+        addr: SocketAddr,
+    },
+    /// Close this peer's connection; the engine has already forgotten it.
+    Disconnect {
+        /// The peer.
+        key: PeerKey,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// Write this block to storage.
+    WriteBlock {
+        /// Where the data goes.
+        block: BlockRef,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// Every block of `piece` has been handed out for writing: once they are written, hash the
+    /// piece and report with `handle_piece_checked`.
+    VerifyPiece {
+        /// The piece.
+        piece: PieceIndex,
+        /// The piece failed before: report the SHA-1 of each block too, so the peer that sent
+        /// the bad block can be found (libtorrent's "smart ban").
+        block_digests: bool,
+    },
+    /// Read this block from storage and hand it back with `handle_block_read`.
+    ReadBlock {
+        /// The peer that asked for it.
+        key: PeerKey,
+        /// The block.
+        block: BlockRef,
+    },
+    /// A piece passed its hash check and is now served and announced.
+    PieceVerified(PieceIndex),
+    /// A piece failed its hash check and will be fetched again.
+    PieceFailed {
+        /// The piece.
+        piece: PieceIndex,
+        /// The addresses that sent its blocks.
+        senders: Vec<SocketAddr>,
+    },
+    /// A peer was banned for sending data that failed the hash check.
+    Banned(SocketAddr),
+    /// The first request went out for a piece not started before.
+    PieceStarted {
+        /// The piece.
+        piece: PieceIndex,
+        /// The peer asked for it.
+        peer: PeerKey,
+        /// How many connected peers had it at the time.
+        availability: u32,
+    },
+    /// The picker began requesting blocks from more than one peer.
+    EndgameStarted,
+    /// Every piece is verified.
+    Complete,
+}
+
+/// Why the engine dropped a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// It sent data that failed the hash check.
+    Banned,
+    /// It broke the protocol or timed out; the text says how.
+    Error(String),
+    /// Both sides are seeds: nothing to exchange.
+    BothSeeds,
+    /// The engine is stopping.
+    Shutdown,
+}
+
+/// The verdict on a piece from storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PieceCheck {
+    /// The piece's SHA-1 matched.
+    pub passed: bool,
+    /// Per-block SHA-1s when [`EngineEvent::VerifyPiece`] asked for them.
+    pub block_digests: Option<Vec<[u8; 20]>>,
+}
+
+/// Figures about the download so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineStats {
+    /// Payload bytes accepted from peers (duplicates not counted).
+    pub downloaded: u64,
+    /// Payload bytes sent to peers.
+    pub uploaded: u64,
+    /// Payload bytes received but not needed (duplicates in endgame, late blocks).
+    pub wasted: u64,
+    /// Pieces verified.
+    pub pieces_have: u32,
+    /// Pieces in the torrent.
+    pub pieces_total: u32,
+    /// Pieces verified in this run (not found on disk at start).
+    pub pieces_fetched: u32,
+    /// Connected peers.
+    pub peers: usize,
+    /// Peers that sent us at least one block, ever.
+    pub peers_used: usize,
+    /// Download rate over the last seconds, bytes per second.
+    pub download_rate: u64,
+    /// Upload rate, bytes per second.
+    pub upload_rate: u64,
+    /// Pieces that failed the hash check.
+    pub hash_failures: u32,
+    /// Peers banned.
+    pub banned: u32,
+    /// Cancels sent for blocks that arrived from another peer first.
+    pub cancels_sent: u64,
+}
+
+/// Who sent one block of a piece that failed, and the SHA-1 of what they sent.
+type BlockSender = (SocketAddr, PeerKey, Option<[u8; 20]>);
+
+/// One torrent's peers, pieces and choices; see the module docs.
+pub struct Engine {
+    config: EngineConfig,
+    picker: PiecePicker,
+    peers: HashMap<PeerKey, Peer>,
+    connecting: HashMap<PeerKey, (SocketAddr, Source)>,
+    candidates: Candidates,
+    banned: HashSet<SocketAddr>,
+    banned_ids: HashSet<PeerId>,
+    used: HashSet<SocketAddr>,
+    addresses: HashMap<PeerKey, SocketAddr>,
+    next_key: u64,
+    dirty: Vec<PeerKey>,
+    transmit: VecDeque<(PeerKey, Bytes)>,
+    events: VecDeque<EngineEvent>,
+    suspects: HashMap<PieceIndex, Vec<BlockSender>>,
+    choker: choke::Choker,
+    rng: SplitMix64,
+    stats: EngineStats,
+    download_rate: rate::RateMeter,
+    upload_rate: rate::RateMeter,
+    complete_reported: bool,
+}
+
+impl Engine {
+    /// An engine for a torrent of which `have` is already verified on disk.
+    pub fn new(config: EngineConfig, have: Bitfield, now: Instant) -> Self {
+        let picker = PiecePicker::new(config.geometry, have, config.seed);
+        let stats = EngineStats {
+            pieces_have: picker.have().count(),
+            pieces_total: config.geometry.piece_count(),
+            ..EngineStats::default()
+        };
+        let mut engine = Self {
+            picker,
+            peers: HashMap::new(),
+            connecting: HashMap::new(),
+            candidates: Candidates::default(),
+            banned: HashSet::new(),
+            banned_ids: HashSet::new(),
+            used: HashSet::new(),
+            addresses: HashMap::new(),
+            next_key: 1,
+            dirty: Vec::new(),
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            suspects: HashMap::new(),
+            choker: choke::Choker::new(now, &config),
+            rng: SplitMix64::new(config.seed ^ 0x5eed),
+            stats,
+            download_rate: rate::RateMeter::new(now),
+            upload_rate: rate::RateMeter::new(now),
+            complete_reported: false,
+            config,
+        };
+        engine.report_complete();
+        engine
+    }
+
+    /// The pieces verified so far.
+    pub fn have(&self) -> &Bitfield {
+        self.picker.have()
+    }
+
+    /// True once every piece is verified.
+    pub fn is_complete(&self) -> bool {
+        self.picker.is_complete()
+    }
+
+    /// Figures so far, as of `now`.
+    pub fn stats(&mut self, now: Instant) -> EngineStats {
+        let mut stats = self.stats.clone();
+        stats.peers = self.peers.len();
+        stats.peers_used = self.used.len();
+        stats.pieces_have = self.picker.have().count();
+        stats.download_rate = self.download_rate.rate(now);
+        stats.upload_rate = self.upload_rate.rate(now);
+        stats
+    }
+
+    /// The address of a connected (or connecting) peer.
+    pub fn peer_addr(&self, key: PeerKey) -> Option<SocketAddr> {
+        self.peers
+            .get(&key)
+            .map(|p| p.addr)
+            .or_else(|| self.connecting.get(&key).map(|c| c.0))
+    }
+
+    /// Peers to try, from a tracker, the DHT, by hand...
+    pub fn add_peers(
+        &mut self,
+        now: Instant,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        source: Source,
+    ) {
+        for addr in addrs {
+            if !self.banned.contains(&addr) && !self.is_connected_to(addr) {
+                self.candidates.add(addr, source);
+            }
+        }
+        self.connect_more(now);
+    }
+
+    /// The connection to `key` (from [`EngineEvent::Connect`]) is open.
+    pub fn handle_connected(&mut self, now: Instant, key: PeerKey) {
+        let Some((addr, source)) = self.connecting.remove(&key) else {
+            return;
+        };
+        self.candidates.connected(addr);
+        let session = PeerSession::new(self.session_config(), Role::Initiator, now);
+        self.peers
+            .insert(key, Peer::new(addr, source, session, now));
+        self.dirty.push(key);
+        self.connect_more(now);
+    }
+
+    /// The connection to `key` could not be opened.
+    pub fn handle_connect_failed(&mut self, now: Instant, key: PeerKey) {
+        if let Some((addr, _)) = self.connecting.remove(&key) {
+            self.candidates
+                .failed(addr, now, self.config.max_connect_failures);
+        }
+        self.connect_more(now);
+    }
+
+    /// A peer connected to us and sent `theirs`, whose info-hash the driver matched to this
+    /// torrent. Returns its key, or `None` if we have no room for it or it is banned.
+    pub fn handle_incoming(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        theirs: Handshake,
+    ) -> Option<PeerKey> {
+        if self.peers.len() >= self.config.max_peers
+            || self.banned.contains(&addr)
+            || self.banned_ids.contains(&theirs.peer_id)
+            || theirs.info_hash != self.config.info_hash
+        {
+            return None;
+        }
+        let key = self.new_key();
+        let session = PeerSession::accepted(self.session_config(), theirs, now);
+        self.addresses.insert(key, addr);
+        let mut peer = Peer::new(addr, Source::Incoming, session, now);
+        peer.session.send_bitfield(self.picker.have());
+        self.peers.insert(key, peer);
+        self.dirty.push(key);
+        self.react_all(now, key);
+        Some(key)
+    }
+
+    /// Bytes arrived from `key`.
+    pub fn handle_peer_data(&mut self, now: Instant, key: PeerKey, bytes: &[u8]) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        let result = peer.session.handle_bytes(now, bytes);
+        self.dirty.push(key);
+        self.react_all(now, key);
+        if let Err(error) = result {
+            self.drop_peer(now, key, DisconnectReason::Error(error.to_string()));
+        }
+    }
+
+    /// `bytes` of what [`poll_transmit`](Self::poll_transmit) gave for `key` have reached the
+    /// socket: more uploads may be read from disk.
+    pub fn handle_peer_written(&mut self, key: PeerKey, bytes: usize) {
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.unsent = peer.unsent.saturating_sub(bytes);
+            self.issue_reads(key);
+        }
+    }
+
+    /// The connection to `key` closed (by the peer, or after an I/O error).
+    pub fn handle_peer_closed(&mut self, now: Instant, key: PeerKey) {
+        self.forget_peer(now, key);
+        self.connect_more(now);
+    }
+
+    /// The verdict on a piece handed out with [`EngineEvent::VerifyPiece`].
+    pub fn handle_piece_checked(&mut self, now: Instant, piece: PieceIndex, check: PieceCheck) {
+        if check.passed {
+            self.piece_passed(now, piece, check.block_digests);
+        } else {
+            self.piece_failed(now, piece, check.block_digests);
+        }
+    }
+
+    /// The data for an upload asked for with [`EngineEvent::ReadBlock`].
+    pub fn handle_block_read(&mut self, now: Instant, key: PeerKey, block: BlockRef, data: Bytes) {
+        let Some(peer) = self.peers.get_mut(&key) else {
+            return;
+        };
+        peer.reads_in_flight = peer.reads_in_flight.saturating_sub(1);
+        let length = data.len() as u64;
+        if peer.session.send_block(block, data) {
+            peer.upload.add(now, length);
+            self.upload_rate.add(now, length);
+            self.stats.uploaded += length;
+        }
+        self.dirty.push(key);
+        self.issue_reads(key);
+    }
+
+    /// Runs timers: peer keep-alives and timeouts, choking rounds, connection retries.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let keys: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.session.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(&k, _)| k)
+            .collect();
+        for key in keys {
+            let Some(peer) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            let result = peer.session.handle_timeout(now);
+            self.dirty.push(key);
+            self.react_all(now, key);
+            if let Err(error) = result {
+                self.drop_peer(now, key, DisconnectReason::Error(error.to_string()));
+            }
+        }
+        if self.choker.due(now) {
+            self.run_choker(now);
+        }
+        self.connect_more(now);
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let peers = self.peers.values().filter_map(|p| p.session.poll_timeout());
+        peers
+            .chain(Some(self.choker.next_due()))
+            .chain(self.candidates.next_retry())
+            .min()
+    }
+
+    /// Bytes to send to a peer.
+    pub fn poll_transmit(&mut self) -> Option<(PeerKey, Bytes)> {
+        if self.transmit.is_empty() {
+            for key in std::mem::take(&mut self.dirty) {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    if let Some(bytes) = peer.session.poll_transmit() {
+                        peer.unsent += bytes.len();
+                        self.transmit.push_back((key, bytes));
+                    }
+                }
+            }
+        }
+        self.transmit.pop_front()
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// Says goodbye to every peer (the driver closes the connections).
+    pub fn shutdown(&mut self, now: Instant) {
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for key in keys {
+            self.forget_peer(now, key);
+            self.events.push_back(EngineEvent::Disconnect {
+                key,
+                reason: DisconnectReason::Shutdown,
+            });
+        }
+        for key in std::mem::take(&mut self.connecting).into_keys() {
+            self.events.push_back(EngineEvent::Disconnect {
+                key,
+                reason: DisconnectReason::Shutdown,
+            });
+        }
+    }
+
+    fn session_config(&self) -> SessionConfig {
+        let mut session = self.config.session.clone();
+        session.info_hash = self.config.info_hash;
+        session.peer_id = self.config.peer_id;
+        session.geometry = Some(self.config.geometry);
+        session.metadata = self.config.metadata.clone();
+        session.client = self.config.client.clone();
+        session.listen_port = self.config.listen_port;
+        session
+    }
+
+    fn new_key(&mut self) -> PeerKey {
+        let key = PeerKey(self.next_key);
+        self.next_key += 1;
+        key
+    }
+
+    fn is_connected_to(&self, addr: SocketAddr) -> bool {
+        self.peers.values().any(|p| p.addr == addr) || self.connecting.values().any(|c| c.0 == addr)
+    }
+
+    /// Drops a peer the engine gave up on, and tells the driver to close it.
+    fn drop_peer(&mut self, now: Instant, key: PeerKey, reason: DisconnectReason) {
+        if self.forget_peer(now, key) {
+            self.events
+                .push_back(EngineEvent::Disconnect { key, reason });
+        }
+        self.connect_more(now);
+    }
+
+    /// Removes every trace of a peer from the picker and the tables; false if it was unknown.
+    fn forget_peer(&mut self, now: Instant, key: PeerKey) -> bool {
+        let Some(peer) = self.peers.remove(&key) else {
+            return self.connecting.remove(&key).is_some();
+        };
+        if peer.counted {
+            if let Some(pieces) = peer.session.peer_pieces() {
+                self.picker.remove_peer(pieces);
+            }
+        }
+        self.picker.release_peer(key);
+        self.choker.forget(key);
+        self.candidates.disconnected(peer.addr, now);
+        true
+    }
+
+    fn report_complete(&mut self) {
+        if self.picker.is_complete() && !self.complete_reported {
+            self.complete_reported = true;
+            self.events.push_back(EngineEvent::Complete);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+use std::net::{Ipv4Addr, SocketAddr};
+
+use swarmgate_core::BLOCK_SIZE;
+use swarmgate_peer::{PeerEvent, Reserved};
+
+use super::*;
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), port))
+}
+
+fn config() -> EngineConfig {
+    let geometry = Geometry::new(4 * 32_768, 32_768).unwrap();
+    let mut config = EngineConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([1; 12]), geometry);
+    config.max_connecting = 2;
+    config.max_peers = 3;
+    config
+}
+
+fn connects(engine: &mut Engine) -> Vec<(PeerKey, SocketAddr)> {
+    std::iter::from_fn(|| engine.poll_event())
+        .filter_map(|e| match e {
+            EngineEvent::Connect { key, addr } => Some((key, addr)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn dials_within_the_half_open_limit_and_retries_with_backoff() {
+    let now = Instant::now();
+    let mut engine = Engine::new(config(), Bitfield::new(4), now);
+    engine.add_peers(now, [addr(1), addr(2), addr(3), addr(1)], Source::Tracker);
+    let first = connects(&mut engine);
+    assert_eq!(first.len(), 2, "two at a time");
+    engine.handle_connect_failed(now, first[0].0);
+    let second = connects(&mut engine);
+    assert_eq!(second.len(), 1, "the third address fills the freed slot");
+    assert_ne!(second[0].1, first[0].1);
+    engine.handle_connect_failed(now, second[0].0);
+    engine.handle_connect_failed(now, first[1].0);
+    assert!(connects(&mut engine).is_empty(), "all failed once: wait");
+    let retry = engine.poll_timeout().unwrap();
+    assert!(retry > now && retry <= now + Duration::from_secs(15));
+    engine.handle_timeout(now + Duration::from_secs(15));
+    assert_eq!(connects(&mut engine).len(), 2);
+}
+
+#[test]
+fn incoming_peers_for_another_torrent_or_beyond_the_limit_are_refused() {
+    let now = Instant::now();
+    let mut engine = Engine::new(config(), Bitfield::new(4), now);
+    let handshake = |hash: [u8; 20], id: u8| Handshake {
+        reserved: Reserved::SWARMGATE,
+        info_hash: InfoHashV1(hash),
+        peer_id: PeerId::swarmgate([id; 12]),
+    };
+    assert!(
+        engine
+            .handle_incoming(now, addr(9), handshake([8; 20], 2))
+            .is_none()
+    );
+    for id in 2..5 {
+        assert!(
+            engine
+                .handle_incoming(now, addr(u16::from(id)), handshake([7; 20], id))
+                .is_some()
+        );
+    }
+    assert!(
+        engine
+            .handle_incoming(now, addr(20), handshake([7; 20], 20))
+            .is_none(),
+        "max_peers is 3"
+    );
+}
+
+/// A seeding engine serves a block to a bare PeerSession, through a disk read.
+#[test]
+fn a_request_becomes_a_disk_read_and_then_a_block() {
+    let now = Instant::now();
+    let mut seeder = Engine::new(config(), Bitfield::full(4), now);
+    let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
+    leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
+    let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
+    let hello = leecher.poll_transmit().unwrap();
+    let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
+    let key = seeder.handle_incoming(now, addr(5), theirs).unwrap();
+    seeder.handle_peer_data(now, key, &hello[used..]);
+
+    let block = BlockRef {
+        piece: PieceIndex(2),
+        offset: BLOCK_SIZE,
+        length: BLOCK_SIZE,
+    };
+    let mut requested = false;
+    let mut served = None;
+    for _ in 0..20 {
+        while let Some((_, bytes)) = seeder.poll_transmit() {
+            leecher.handle_bytes(now, &bytes).unwrap();
+        }
+        while let Some(event) = seeder.poll_event() {
+            if let EngineEvent::ReadBlock { key, block } = event {
+                seeder.handle_block_read(now, key, block, Bytes::from(vec![0xab; 16384]));
+            }
+        }
+        while let Some(event) = leecher.poll_event() {
+            match event {
+                PeerEvent::PiecesKnown => leecher.set_interested(true),
+                PeerEvent::Block { block, data } => served = Some((block, data)),
+                _ => {}
+            }
+        }
+        if !leecher.peer_choking() && !requested {
+            leecher.request(now, block).unwrap();
+            requested = true;
+        }
+        if let Some(bytes) = leecher.poll_transmit() {
+            seeder.handle_peer_data(now, key, &bytes);
+        }
+        if served.is_some() {
+            break;
+        }
+    }
+    let (got, data) = served.expect("the block arrived");
+    assert_eq!(got, block);
+    assert!(data.iter().all(|&b| b == 0xab));
+    assert_eq!(seeder.stats(now).uploaded, u64::from(BLOCK_SIZE));
+}

@@ -1,0 +1,46 @@
+//! The torrent engine: piece picking, choking, and download and seed sessions over the protocol
+//! crates.
+//!
+//! The crate owns the decisions a BitTorrent client makes for one torrent: which peers to dial
+//! ([`Engine`] ranks candidates with swarmgate-rank), which blocks to ask each peer for
+//! ([`PiecePicker`]: rarest first, finish started pieces, endgame with cancels), how many requests
+//! to keep in flight (sized to each peer's measured rate and its `reqq`), whom to upload to
+//! (tit-for-tat with an optimistic unchoke), and whom to ban (a peer whose block made a piece
+//! fail its hash). It does not parse the wire (swarmgate-peer), talk to trackers
+//! (swarmgate-tracker) or touch files (swarmgate-storage): it composes them.
+//!
+//! Two layers:
+//! - [`Engine`], a sans-IO state machine: bytes and verdicts in, bytes and disk work out, time
+//!   passed in as `now`. It builds with `--no-default-features` and runs deterministically in
+//!   simulation (swarmgate-testkit).
+//! - [`run`] (feature `tokio`, on by default): the engine over TCP sockets, disk threads and
+//!   tracker announces; `swarm download` is a thin shell around it.
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use swarmgate_core::PeerId;
+//! use swarmgate_metainfo::Torrent;
+//! use swarmgate_session::{RunConfig, run};
+//!
+//! let torrent = Arc::new(Torrent::from_bytes(&std::fs::read("file.torrent")?)?);
+//! let config = RunConfig::new("downloads", PeerId::swarmgate(*b"example-id-1"));
+//! let summary = run(torrent, config, |p| eprintln!("{:?}", p.stats), std::future::pending()).await?;
+//! assert!(summary.complete);
+//! # Ok(())
+//! # }
+//! ```
+
+#[cfg(feature = "tokio")]
+mod driver;
+mod engine;
+mod picker;
+mod rng;
+
+#[cfg(feature = "tokio")]
+pub use driver::{
+    MagnetError, MagnetOptions, Phase, Progress, RunConfig, RunError, Summary, resolve_magnet, run,
+};
+pub use engine::{DisconnectReason, Engine, EngineConfig, EngineEvent, EngineStats, PieceCheck};
+pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};
