@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_tracker::{
-    AddressFamily, AnnounceRequest, AnnounceResponse, MAX_SCRAPE_HASHES, ScrapeStats,
-    TrackerError, UdpClientConfig, UdpEvent, UdpRequest, UdpResponse, UdpTrackerClient,
+    AddressFamily, AnnounceRequest, AnnounceResponse, MAX_SCRAPE_HASHES, ScrapeStats, TrackerError,
+    UdpClientConfig, UdpEvent, UdpRequest, UdpResponse, UdpTrackerClient,
 };
 
 fn request() -> AnnounceRequest {
@@ -68,7 +68,11 @@ fn retransmits_at_15_30_60_seconds_and_gives_up_after_the_last() {
         assert!(client.poll_transmit().is_none());
         client.handle_timeout(deadline);
         if let Some(packet) = client.poll_transmit() {
-            assert_eq!(UdpRequest::decode(&packet).unwrap(), first, "same packet, same id");
+            assert_eq!(
+                UdpRequest::decode(&packet).unwrap(),
+                first,
+                "same packet, same id"
+            );
             send_times.push((deadline - t0).as_secs());
         }
     }
@@ -98,7 +102,10 @@ fn the_schedule_is_configurable() {
     sent(&mut client);
     assert_eq!(client.poll_timeout(), Some(t0 + Duration::from_millis(300)));
     client.handle_timeout(t0 + Duration::from_millis(300));
-    assert!(matches!(client.poll_event(), Some(UdpEvent::Failed(TrackerError::Timeout))));
+    assert!(matches!(
+        client.poll_event(),
+        Some(UdpEvent::Failed(TrackerError::Timeout))
+    ));
 }
 
 #[test]
@@ -121,7 +128,13 @@ fn connection_id_is_reused_for_60_seconds_then_fetched_again() {
     let t1 = t0 + Duration::from_secs(59);
     client.announce(t1, request());
     let again = sent(&mut client);
-    assert!(matches!(again, UdpRequest::Announce { connection_id: 0xc0ffee, .. }));
+    assert!(matches!(
+        again,
+        UdpRequest::Announce {
+            connection_id: 0xc0ffee,
+            ..
+        }
+    ));
     respond(&mut client, t1, &announce_reply(&again));
     announced(&mut client);
 
@@ -130,7 +143,13 @@ fn connection_id_is_reused_for_60_seconds_then_fetched_again() {
     client.announce(t2, request());
     let reconnect = sent(&mut client);
     respond(&mut client, t2, &connect_reply(&reconnect, 0xbeef));
-    assert!(matches!(sent(&mut client), UdpRequest::Announce { connection_id: 0xbeef, .. }));
+    assert!(matches!(
+        sent(&mut client),
+        UdpRequest::Announce {
+            connection_id: 0xbeef,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -152,7 +171,13 @@ fn a_connection_that_expires_during_retransmission_is_fetched_again() {
     let t = t0 + Duration::from_secs(106);
     respond(&mut client, t, &connect_reply(&reconnect, 2));
     let resent = sent(&mut client);
-    assert!(matches!(resent, UdpRequest::Announce { connection_id: 2, .. }));
+    assert!(matches!(
+        resent,
+        UdpRequest::Announce {
+            connection_id: 2,
+            ..
+        }
+    ));
     // The counter went on (n = 3 at the reconnect), it did not restart: a 120 s wait.
     assert_eq!(client.poll_timeout(), Some(t + Duration::from_secs(120)));
 }

@@ -1,10 +1,10 @@
 //! Integration tests for swarmgate-tracker: spec vectors, properties, the UDP machine under fake
 //! time, loopback clients and opentracker interop.
 
-mod machine;
-mod props;
-mod spec;
 #[cfg(feature = "client")]
 mod interop;
 #[cfg(feature = "client")]
 mod loopback;
+mod machine;
+mod props;
+mod spec;

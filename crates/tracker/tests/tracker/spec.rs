@@ -89,11 +89,23 @@ fn scrape_request_lists_every_hash() {
 #[test]
 fn scrape_url_follows_bep_48_examples() {
     let cases = [
-        ("http://example.com/announce", Some("http://example.com/scrape")),
-        ("http://example.com/x/announce", Some("http://example.com/x/scrape")),
-        ("http://example.com/announce.php", Some("http://example.com/scrape.php")),
+        (
+            "http://example.com/announce",
+            Some("http://example.com/scrape"),
+        ),
+        (
+            "http://example.com/x/announce",
+            Some("http://example.com/x/scrape"),
+        ),
+        (
+            "http://example.com/announce.php",
+            Some("http://example.com/scrape.php"),
+        ),
         ("http://example.com/a", None),
-        ("http://example.com/announce?x2%0644", Some("http://example.com/scrape?x2%0644")),
+        (
+            "http://example.com/announce?x2%0644",
+            Some("http://example.com/scrape?x2%0644"),
+        ),
         ("http://example.com/announce?x=2/4", None),
         ("http://example.com/x%064announce", None),
     ];
@@ -144,14 +156,20 @@ fn peers6_follow_ipv4_peers() {
     let mut body = b"d8:intervali60e5:peers6:\x7f\x00\x00\x01\x00\x50\
                      6:peers636:"
         .to_vec();
-    body.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe1]);
+    body.extend_from_slice(&[
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1a, 0xe1,
+    ]);
     body.extend_from_slice(&[0; 15]);
     body.extend_from_slice(&[1, 0, 80]);
     body.push(b'e');
     let r = decode_announce_response(&body).unwrap();
     assert_eq!(
         r.peers,
-        [addr("127.0.0.1:80"), addr("[2001:db8::1]:6881"), addr("[::1]:80")]
+        [
+            addr("127.0.0.1:80"),
+            addr("[2001:db8::1]:6881"),
+            addr("[::1]:80")
+        ]
     );
     assert_eq!(encode_announce_response(&r, true), body);
 }
@@ -223,7 +241,10 @@ fn udp_connect_packets() {
     };
     let bytes = hex("00000000 12345678 01020304 05060708");
     assert_eq!(encoded_response(&response, AddressFamily::V4), bytes);
-    assert_eq!(UdpResponse::decode(&bytes, AddressFamily::V4).unwrap(), response);
+    assert_eq!(
+        UdpResponse::decode(&bytes, AddressFamily::V4).unwrap(),
+        response
+    );
 }
 
 #[test]
@@ -241,13 +262,11 @@ fn udp_announce_request() {
         transaction_id: 7,
         request: r,
     };
-    let bytes = hex(
-        "0102030405060708 00000001 00000007
+    let bytes = hex("0102030405060708 00000001 00000007
          123456789abcdef123456789abcdef123456789a
          2d5347303030312d6162636465666768696a6b6c
          0000000000000010 0000000000000020 0000000000000030
-         00000001 c0000207 deadbeef 00000032 1ae1",
-    );
+         00000001 c0000207 deadbeef 00000032 1ae1");
     assert_eq!(bytes.len(), 98);
     assert_eq!(encoded(&request), bytes);
     assert_eq!(UdpRequest::decode(&bytes).unwrap(), request);
@@ -282,10 +301,8 @@ fn udp_announce_responses_v4_and_v6() {
         transaction_id: 9,
         response,
     };
-    let bytes = hex(
-        "00000001 00000009 00000708 00000002 00000003
-         20010db8000000000000000000000001 c8d5",
-    );
+    let bytes = hex("00000001 00000009 00000708 00000002 00000003
+         20010db8000000000000000000000001 c8d5");
     assert_eq!(encoded_response(&v6, AddressFamily::V6), bytes);
     assert_eq!(UdpResponse::decode(&bytes, AddressFamily::V6).unwrap(), v6);
     // Over IPv4 an IPv6 peer cannot be sent: it is left out.
@@ -299,11 +316,9 @@ fn udp_scrape_packets() {
         transaction_id: 3,
         info_hashes: vec![hash(), InfoHashV1([0xff; 20])],
     };
-    let bytes = hex(
-        "0102030405060708 00000002 00000003
+    let bytes = hex("0102030405060708 00000002 00000003
          123456789abcdef123456789abcdef123456789a
-         ffffffffffffffffffffffffffffffffffffffff",
-    );
+         ffffffffffffffffffffffffffffffffffffffff");
     assert_eq!(encoded(&request), bytes);
     assert_eq!(UdpRequest::decode(&bytes).unwrap(), request);
 
@@ -318,11 +333,12 @@ fn udp_scrape_packets() {
             ScrapeStats::default(),
         ],
     };
-    let bytes = hex(
-        "00000002 00000003 00000001 00000002 00000003 00000000 00000000 00000000",
-    );
+    let bytes = hex("00000002 00000003 00000001 00000002 00000003 00000000 00000000 00000000");
     assert_eq!(encoded_response(&response, AddressFamily::V4), bytes);
-    assert_eq!(UdpResponse::decode(&bytes, AddressFamily::V4).unwrap(), response);
+    assert_eq!(
+        UdpResponse::decode(&bytes, AddressFamily::V4).unwrap(),
+        response
+    );
 }
 
 #[test]
@@ -334,8 +350,14 @@ fn udp_error_packet() {
     let mut bytes = hex("00000003 0000abcd");
     bytes.extend_from_slice(b"unregistered torrent");
     assert_eq!(encoded_response(&response, AddressFamily::V4), bytes);
-    assert_eq!(UdpResponse::decode(&bytes, AddressFamily::V4).unwrap(), response);
+    assert_eq!(
+        UdpResponse::decode(&bytes, AddressFamily::V4).unwrap(),
+        response
+    );
     // Some trackers end the message with a NUL.
     bytes.push(0);
-    assert_eq!(UdpResponse::decode(&bytes, AddressFamily::V6).unwrap(), response);
+    assert_eq!(
+        UdpResponse::decode(&bytes, AddressFamily::V6).unwrap(),
+        response
+    );
 }
