@@ -73,6 +73,7 @@ mod drive;
 mod error;
 mod events;
 mod fixtures;
+mod lookup;
 mod net;
 mod rng;
 mod types;

@@ -34,8 +34,8 @@
 //!
 //! **Determinism.** Events are kept in a heap ordered by (virtual time, sequence number), so
 //! simultaneous events run in the order they were scheduled; nothing depends on hashing, wall
-//! time or threads. The seed only feeds the jitter and [`SimNet::rng`]; with no jitter, two runs
-//! with any seeds deliver the same log.
+//! time or threads. The seed only feeds the jitter and [`SimNet::rng`] (two separate streams);
+//! with no jitter, two runs with any seeds deliver the same log.
 
 use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -46,12 +46,13 @@ use bytes::Bytes;
 use crate::error::SimError;
 use crate::events::{Event, Scheduled};
 use crate::rng::SimRng;
-use crate::types::{
-    ConnId, ConnInfo, ConnState, ConnStats, Delivery, NodeConfig, NodeId, NodeStats, SimConfig,
-};
+use crate::types::{ConnId, ConnState, Delivery, NodeConfig, NodeId, NodeStats, SimConfig};
 
 /// The port every node's fake address carries.
 pub const SIM_PORT: u16 = 6881;
+
+/// Separates the jitter stream from the test's stream drawn from the same seed.
+const JITTER_STREAM: u64 = 0x6a09_e667_f3bc_c908;
 
 /// Virtual time is capped here (a century) so that `epoch + offset` can never overflow.
 pub(crate) const MAX_OFFSET: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -91,12 +92,14 @@ pub(crate) struct End {
 }
 
 /// A deterministic in-memory network of nodes joined by reliable, ordered byte pipes, on a
-/// virtual clock. See the [module docs](crate#the-network-model) for the bandwidth model.
+/// virtual clock. See the [crate docs](crate#the-network-model) for the bandwidth model.
 pub struct SimNet {
     pub(crate) epoch: Instant,
     pub(crate) now: Duration,
     pub(crate) config: SimConfig,
     pub(crate) rng: SimRng,
+    /// Draws the jitter; separate from `rng` so a test's own draws do not shift the delays.
+    pub(crate) jitter_rng: SimRng,
     pub(crate) nodes: Vec<Node>,
     pub(crate) ends: Vec<End>,
     pub(crate) queue: BinaryHeap<Scheduled>,
@@ -121,6 +124,7 @@ impl SimNet {
                 ..config
             },
             rng: SimRng::new(seed),
+            jitter_rng: SimRng::new(seed ^ JITTER_STREAM),
             nodes: Vec::new(),
             ends: Vec::new(),
             queue: BinaryHeap::new(),
@@ -305,98 +309,6 @@ impl SimNet {
         self.outbox.pop_front()
     }
 
-    /// How many nodes the network has.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// A node's settings.
-    pub fn node_config(&self, node: NodeId) -> Option<NodeConfig> {
-        self.nodes.get(node.index()).map(|n| n.config)
-    }
-
-    /// A node's fake address, `10.0.x.y:6881`.
-    pub fn addr(&self, node: NodeId) -> Option<SocketAddr> {
-        self.nodes.get(node.index()).map(|n| n.addr)
-    }
-
-    /// The node with address `addr`.
-    pub fn node_at(&self, addr: SocketAddr) -> Option<NodeId> {
-        let SocketAddr::V4(v4) = addr else {
-            return None;
-        };
-        let [a, b, c, d] = v4.ip().octets();
-        let n = u32::from_be_bytes([0, b, c, d]);
-        (a == 10 && v4.port() == SIM_PORT && n >= 1 && (n as usize) <= self.nodes.len())
-            .then(|| NodeId(n - 1))
-    }
-
-    /// False once the node was killed.
-    pub fn is_alive(&self, node: NodeId) -> bool {
-        self.nodes.get(node.index()).is_some_and(|n| n.alive)
-    }
-
-    /// The node's ends that are connecting, open or closing, in creation order.
-    pub fn connections(&self, node: NodeId) -> &[ConnId] {
-        self.nodes
-            .get(node.index())
-            .map_or(&[], |n| n.ends.as_slice())
-    }
-
-    /// Everything about one end: its node, its peer, addresses, direction and state.
-    pub fn conn_info(&self, conn: ConnId) -> Option<ConnInfo> {
-        let end = self.ends.get(conn.index())?;
-        let peer = &self.ends[end.peer.index()];
-        Some(ConnInfo {
-            node: end.node,
-            peer_node: peer.node,
-            peer_conn: end.peer,
-            local_addr: self.nodes[end.node.index()].addr,
-            remote_addr: self.nodes[peer.node.index()].addr,
-            outbound: end.outbound,
-            state: end.state,
-        })
-    }
-
-    /// The other end of `conn`.
-    pub fn peer(&self, conn: ConnId) -> Option<ConnId> {
-        self.ends.get(conn.index()).map(|e| e.peer)
-    }
-
-    /// The node `conn` belongs to.
-    pub fn node_of(&self, conn: ConnId) -> Option<NodeId> {
-        self.ends.get(conn.index()).map(|e| e.node)
-    }
-
-    /// The node at the other end of `conn`.
-    pub fn peer_node(&self, conn: ConnId) -> Option<NodeId> {
-        self.conn_info(conn).map(|i| i.peer_node)
-    }
-
-    /// The address of the node at the other end of `conn`.
-    pub fn remote_addr(&self, conn: ConnId) -> Option<SocketAddr> {
-        self.conn_info(conn).map(|i| i.remote_addr)
-    }
-
-    /// The state of `conn`.
-    pub fn conn_state(&self, conn: ConnId) -> Option<ConnState> {
-        self.ends.get(conn.index()).map(|e| e.state)
-    }
-
-    /// A node's byte counters.
-    pub fn node_stats(&self, node: NodeId) -> Option<NodeStats> {
-        self.nodes.get(node.index()).map(|n| n.stats)
-    }
-
-    /// An end's byte counters.
-    pub fn conn_stats(&self, conn: ConnId) -> Option<ConnStats> {
-        self.ends.get(conn.index()).map(|e| ConnStats {
-            bytes_queued: e.queued,
-            bytes_sent: e.bytes_sent,
-            bytes_received: e.bytes_received,
-        })
-    }
-
     fn node(&self, node: NodeId) -> Result<&Node, SimError> {
         self.nodes
             .get(node.index())
@@ -426,7 +338,7 @@ impl SimNet {
         let max = self.config.jitter.as_nanos().min(u128::from(u64::MAX - 1)) as u64;
         match max {
             0 => Duration::ZERO,
-            max => Duration::from_nanos(self.rng.below(max + 1)),
+            max => Duration::from_nanos(self.jitter_rng.below(max + 1)),
         }
     }
 
@@ -508,5 +420,68 @@ impl std::fmt::Debug for SimNet {
             .field("pending_events", &self.queue.len())
             .field("pending_deliveries", &self.outbox.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::DeliveryKind;
+
+    fn drain(net: &mut SimNet) -> Vec<DeliveryKind> {
+        std::iter::from_fn(|| net.poll_delivery())
+            .map(|d| d.kind)
+            .collect()
+    }
+
+    #[test]
+    fn a_node_may_connect_to_itself_and_die_cleanly() {
+        let mut net = SimNet::new(1);
+        let a = net.add_node(NodeConfig::symmetric(1_000, Duration::from_millis(5)));
+        let (x, y) = net.connect(a, a).expect("connect");
+        net.send(x, Bytes::from_static(b"loop")).expect("send");
+        net.advance_by(Duration::from_secs(1));
+        let kinds = drain(&mut net);
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
+        assert_eq!(kinds[2], DeliveryKind::Data(Bytes::from_static(b"loop")));
+        net.kill(a).expect("kill");
+        net.advance_by(Duration::from_secs(1));
+        assert!(drain(&mut net).is_empty(), "a dead node is told nothing");
+        assert_eq!(net.conn_state(x), Some(ConnState::Closed));
+        assert_eq!(net.conn_state(y), Some(ConnState::Closed));
+    }
+
+    #[test]
+    fn the_tests_own_draws_do_not_move_the_jitter() {
+        let config = SimConfig {
+            jitter: Duration::from_millis(50),
+            ..SimConfig::default()
+        };
+        let delays = |draw_first: bool| {
+            let mut net = SimNet::with_config(3, config);
+            if draw_first {
+                net.rng().next_u64();
+            }
+            let a = net.add_node(NodeConfig::default());
+            let b = net.add_node(NodeConfig::default());
+            net.connect(a, b).expect("connect");
+            net.next_event_at().map(|t| t - net.epoch())
+        };
+        let delay = delays(false).expect("an accept is pending");
+        assert!(delay <= Duration::from_millis(50));
+        assert_eq!(delays(true), Some(delay));
+    }
+
+    #[test]
+    fn absurd_latencies_saturate_instead_of_overflowing() {
+        let mut net = SimNet::new(2);
+        let far = NodeConfig::symmetric(NodeConfig::UNLIMITED, Duration::MAX);
+        let a = net.add_node(far);
+        let b = net.add_node(far);
+        net.connect(a, b).expect("connect");
+        let at = net.next_event_at().expect("pending");
+        assert_eq!(at, net.epoch() + MAX_OFFSET);
+        net.advance_to(at);
+        assert_eq!(net.elapsed(), MAX_OFFSET);
     }
 }

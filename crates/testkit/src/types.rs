@@ -205,3 +205,19 @@ pub struct ConnStats {
     /// Bytes delivered to this end as [`DeliveryKind::Data`].
     pub bytes_received: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_unlimited_and_ids_print_their_kind() {
+        let config = NodeConfig::default();
+        assert_eq!(config.upload_rate, NodeConfig::UNLIMITED);
+        assert_eq!(config.latency, Duration::ZERO);
+        assert_eq!(SimConfig::default().max_chunk, 16_397);
+        assert_eq!(NodeId(3).to_string(), "node#3");
+        assert_eq!(ConnId(4).to_string(), "conn#4");
+        assert_eq!(ConnId(4).index(), 4);
+    }
+}
