@@ -259,3 +259,37 @@ pub enum RequestError {
         max: usize,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_their_context() {
+        let e = PeerError::from(WireError::FrameTooLarge {
+            length: u32::MAX,
+            max: 1_048_578,
+        });
+        assert_eq!(
+            e.to_string(),
+            "wire: frame of 4294967295 bytes exceeds the largest legal frame of 1048578"
+        );
+        let e = PeerError::TimedOut {
+            what: Timeout::Handshake,
+        };
+        assert_eq!(e.to_string(), "handshake timeout");
+        let e = PeerError::from(ProtocolError::PieceOutOfRange {
+            message: "have",
+            piece: PieceIndex(9),
+            count: 4,
+        });
+        assert_eq!(
+            e.to_string(),
+            "protocol violation: have for piece 9, out of range (4 pieces)"
+        );
+        assert_eq!(
+            RequestError::QueueFull { max: 250 }.to_string(),
+            "250 requests outstanding, the peer's limit"
+        );
+    }
+}

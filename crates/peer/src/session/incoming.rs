@@ -258,6 +258,7 @@ impl PeerSession {
             .config
             .metadata
             .as_deref()
+            .filter(|_| self.send.len() <= super::METADATA_SEND_BACKLOG)
             .and_then(|info| metadata_piece(info, piece))
             .unwrap_or(MetadataMessage::Reject { piece });
         let payload = Bytes::from(reply.encode());

@@ -24,19 +24,20 @@ mod commands;
 mod config;
 mod event;
 mod incoming;
+mod state;
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
-use swarmgate_core::{BLOCK_SIZE, Bitfield, BlockRef, Geometry, PeerId, PieceIndex};
+use swarmgate_core::{BLOCK_SIZE, Bitfield, BlockRef, Geometry, PieceIndex};
 
 pub use config::{Role, SessionConfig};
 pub use event::PeerEvent;
 
 use crate::error::{HandshakeError, PeerError, Timeout};
 use crate::extension::{ExtendedHandshake, UT_METADATA, UT_METADATA_ID};
-use crate::handshake::{Handshake, Reserved};
+use crate::handshake::Handshake;
 use crate::message::{self, Limits, Message};
 
 /// The outstanding-request limit for a peer that sent no `reqq`.
@@ -45,8 +46,11 @@ pub const DEFAULT_PEER_REQQ: usize = 250;
 /// How much receive buffer [`PeerSession::read_buffer`] keeps free for a read.
 const READ_RESERVE: usize = 64 * 1024;
 
+/// Above this many unsent bytes, `ut_metadata` requests are rejected rather than answered with
+/// 16 KiB each: a peer that requests without reading cannot make us buffer without bound.
+const METADATA_SEND_BACKLOG: usize = 1 << 20;
+
 /// One peer connection's protocol state.
-#[derive(Debug)]
 pub struct PeerSession {
     config: SessionConfig,
     role: Role,
@@ -300,115 +304,6 @@ impl PeerSession {
         }
         Ok(())
     }
-
-    /// True once both handshakes are done.
-    pub fn is_established(&self) -> bool {
-        self.established
-    }
-
-    /// The peer's id, once its handshake is in.
-    pub fn peer_id(&self) -> Option<PeerId> {
-        self.remote.map(|h| h.peer_id)
-    }
-
-    /// The peer's extension bits, once its handshake is in.
-    pub fn remote_reserved(&self) -> Option<Reserved> {
-        self.remote.map(|h| h.reserved)
-    }
-
-    /// True when both sides set the fast-extension bit.
-    pub fn fast_enabled(&self) -> bool {
-        self.fast
-    }
-
-    /// True when both sides set the extension-protocol bit.
-    pub fn extensions_enabled(&self) -> bool {
-        self.extended
-    }
-
-    /// Whether we choke the peer (initially true).
-    pub fn am_choking(&self) -> bool {
-        self.am_choking
-    }
-
-    /// Whether we told the peer we are interested.
-    pub fn am_interested(&self) -> bool {
-        self.am_interested
-    }
-
-    /// Whether the peer chokes us (initially true).
-    pub fn peer_choking(&self) -> bool {
-        self.peer_choking
-    }
-
-    /// Whether the peer is interested in our pieces.
-    pub fn peer_interested(&self) -> bool {
-        self.peer_interested
-    }
-
-    /// The pieces the peer announced, once a bitfield, have-all, have-none or have arrived
-    /// (and the geometry is known).
-    pub fn peer_pieces(&self) -> Option<&Bitfield> {
-        self.peer_pieces.as_ref()
-    }
-
-    /// True when the peer has every piece.
-    pub fn is_seed(&self) -> bool {
-        self.peer_pieces.as_ref().is_some_and(Bitfield::is_full)
-    }
-
-    /// How many of our requests are outstanding.
-    pub fn outstanding(&self) -> usize {
-        self.outstanding.len()
-    }
-
-    /// Our outstanding requests, oldest first.
-    pub fn outstanding_blocks(&self) -> impl Iterator<Item = BlockRef> + '_ {
-        self.outstanding.iter().copied()
-    }
-
-    /// How many requests the peer accepts at once: its `reqq`, or 250 when it sent none.
-    pub fn max_outstanding(&self) -> usize {
-        self.remote_ext
-            .as_ref()
-            .and_then(|e| e.reqq)
-            .map_or(DEFAULT_PEER_REQQ, |r| r as usize)
-    }
-
-    /// How many of the peer's requests are queued, waiting for `send_block`.
-    pub fn queued_requests(&self) -> usize {
-        self.queued.len()
-    }
-
-    /// The peer's extended handshake (merged with any later ones).
-    pub fn remote_extended(&self) -> Option<&ExtendedHandshake> {
-        self.remote_ext.as_ref()
-    }
-
-    /// Payload bytes received in blocks we requested.
-    pub fn downloaded_payload(&self) -> u64 {
-        self.downloaded
-    }
-
-    /// Payload bytes sent in blocks.
-    pub fn uploaded_payload(&self) -> u64 {
-        self.uploaded
-    }
-
-    /// Payload bytes received in blocks we had not requested (dropped).
-    pub fn unrequested_payload(&self) -> u64 {
-        self.unrequested
-    }
-
-    /// The pieces the peer lets us request while choked (BEP 6).
-    pub fn allowed_fast(&self) -> &[PieceIndex] {
-        &self.allowed_fast
-    }
-
-    /// The piece geometry, when known.
-    pub fn geometry(&self) -> Option<Geometry> {
-        self.config.geometry
-    }
 }
 
 /// Whether `block` lies inside its piece, is not empty and is at most 16 KiB. Requests need not
@@ -423,4 +318,41 @@ fn fits(geometry: &Geometry, block: BlockRef) -> bool {
             .offset
             .checked_add(block.length)
             .is_some_and(|end| end <= size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmgate_core::{InfoHashV1, PeerId, PieceIndex};
+
+    #[test]
+    fn fits_accepts_any_in_range_block_up_to_16_kib() {
+        let g = Geometry::new(40_000, 32_768).unwrap();
+        let b = |piece, offset, length| BlockRef {
+            piece: PieceIndex(piece),
+            offset,
+            length,
+        };
+        assert!(fits(&g, b(0, 0, BLOCK_SIZE)));
+        assert!(fits(&g, b(0, 100, 1000)), "unaligned is fine");
+        assert!(fits(&g, b(1, 0, 40_000 - 32_768)));
+        assert!(
+            !fits(&g, b(1, 0, 40_000 - 32_768 + 1)),
+            "past the short last piece"
+        );
+        assert!(!fits(&g, b(0, 0, BLOCK_SIZE + 1)));
+        assert!(!fits(&g, b(0, 0, 0)));
+        assert!(!fits(&g, b(0, u32::MAX, 1)));
+        assert!(!fits(&g, b(2, 0, 1)));
+    }
+
+    #[test]
+    fn debug_does_not_dump_buffers() {
+        let now = Instant::now();
+        let config = SessionConfig::new(InfoHashV1([1; 20]), PeerId([2; 20]));
+        let session = PeerSession::new(config, Role::Initiator, now);
+        assert_eq!(session.send_buffered(), 68);
+        let text = format!("{session:?}");
+        assert!(text.contains("send_buffered: 68") && !text.contains("BitTorrent"));
+    }
 }

@@ -307,3 +307,33 @@ fn hostile_length_prefix_after_the_handshake() {
         Err(PeerError::Wire(WireError::FrameTooLarge { .. }))
     ));
 }
+
+#[test]
+fn metadata_requests_without_reading_cannot_grow_our_buffer() {
+    let mut cfg = config(2, None);
+    cfg.metadata = Some(data(20_000, b'x'));
+    let mut s = Scripted::new(cfg, Reserved::SWARMGATE);
+    s.send(&[Message::Extended {
+        id: 0,
+        payload: Bytes::from_static(b"d1:md11:ut_metadatai7eee"),
+    }])
+    .unwrap();
+    let request = Bytes::from(swarmgate_peer::MetadataMessage::Request { piece: 0 }.encode());
+    let flood: Vec<Message> = (0..200)
+        .map(|_| Message::Extended {
+            id: swarmgate_peer::UT_METADATA_ID,
+            payload: request.clone(),
+        })
+        .collect();
+    s.send(&flood).unwrap();
+    // 200 answers of 16 KiB would be 3.2 MiB; past 1 MiB the session rejects instead.
+    let buffered = s.session.send_buffered();
+    assert!(buffered < (1 << 20) + 17_000 + 200 * 64, "{buffered}");
+    let sent = s.transmitted();
+    assert!(
+        sent.len() == 200
+            && sent
+                .iter()
+                .all(|m| matches!(m, Message::Extended { id: 7, .. }))
+    );
+}
