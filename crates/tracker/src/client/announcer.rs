@@ -11,6 +11,7 @@
 //! 30 minutes.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
@@ -206,32 +207,44 @@ impl Announcer {
 
     /// The client for `url`, made on first use.
     fn tracker(&mut self, url: &str) -> Result<&Tracker, TrackerError> {
-        if !self.trackers.contains_key(url) {
-            let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-            let tracker = match scheme.as_deref() {
-                Some("http" | "https") => {
-                    let client = match &self.http {
-                        Some(client) => client.clone(),
-                        None => self.http.insert(default_client()?).clone(),
-                    };
-                    Tracker::Http(HttpTracker::with_client(client, url, self.config.timeout)?)
-                }
-                Some("udp") => {
-                    let mut h = DefaultHasher::new();
-                    url.hash(&mut h);
-                    let seed = self.config.seed ^ h.finish();
-                    Tracker::Udp(Box::new(UdpTracker::new(url, self.config.udp, seed)?))
-                }
-                _ => {
-                    return Err(TrackerError::UnsupportedUrl {
-                        url: url.to_owned(),
-                        reason: "the scheme is not http, https or udp",
-                    });
-                }
-            };
-            self.trackers.insert(url.to_owned(), tracker);
+        match self.trackers.entry(url.to_owned()) {
+            Entry::Occupied(known) => Ok(known.into_mut()),
+            Entry::Vacant(new) => Ok(new.insert(open(url, &self.config, &mut self.http)?)),
         }
-        self.trackers.get(url).ok_or(TrackerError::NoTrackers)
+    }
+}
+
+/// A client for `url` by its scheme; HTTP trackers share one reqwest client.
+fn open(
+    url: &str,
+    config: &AnnouncerConfig,
+    http: &mut Option<reqwest::Client>,
+) -> Result<Tracker, TrackerError> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http" | "https") => {
+            let client = match http {
+                Some(client) => client.clone(),
+                None => http.insert(default_client()?).clone(),
+            };
+            Ok(Tracker::Http(HttpTracker::with_client(
+                client,
+                url,
+                config.timeout,
+            )?))
+        }
+        Some("udp") => {
+            let mut h = DefaultHasher::new();
+            url.hash(&mut h);
+            let seed = config.seed ^ h.finish();
+            Ok(Tracker::Udp(Box::new(UdpTracker::new(
+                url, config.udp, seed,
+            )?)))
+        }
+        _ => Err(TrackerError::UnsupportedUrl {
+            url: url.to_owned(),
+            reason: "the scheme is not http, https or udp",
+        }),
     }
 }
 

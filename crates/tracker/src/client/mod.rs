@@ -33,3 +33,26 @@ fn in_request_order(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_answers_follow_the_request_order() {
+        let (a, b, c) = (
+            InfoHashV1([1; 20]),
+            InfoHashV1([2; 20]),
+            InfoHashV1([3; 20]),
+        );
+        let stats = |n| ScrapeStats {
+            complete: n,
+            ..ScrapeStats::default()
+        };
+        let answered = [(c, stats(3)), (a, stats(1))];
+        assert_eq!(
+            in_request_order(&[a, b, c], &answered),
+            [stats(1), ScrapeStats::default(), stats(3)]
+        );
+    }
+}

@@ -10,15 +10,18 @@
 //! A connection id is reused for `connection_ttl` (60 s, the BEP's client rule; trackers accept
 //! two minutes) and re-fetched after. A retransmission reuses the packet's transaction id, so a
 //! late answer to the first send still counts; a new packet gets a new one from the seeded
-//! generator. A datagram with another transaction id, or an action this stage does not expect,
-//! is ignored; one with the right id that does not decode fails the command.
+//! generator. A datagram with another transaction id, or an action other than the one this stage
+//! expects (or error), is ignored; one that passes both checks but does not decode fails the
+//! command.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use swarmgate_core::InfoHashV1;
 
-use super::packet::{AddressFamily, MAX_SCRAPE_HASHES, UdpRequest, UdpResponse};
+use super::packet::{
+    ANNOUNCE, AddressFamily, CONNECT, ERROR, MAX_SCRAPE_HASHES, SCRAPE, UdpRequest, UdpResponse,
+};
 use crate::announce::{AnnounceRequest, AnnounceResponse, ScrapeStats};
 use crate::error::{ParseError, TrackerError};
 use crate::rng::SplitMix64;
@@ -191,13 +194,18 @@ impl UdpTrackerClient {
         let Some(current) = self.current.as_ref() else {
             return;
         };
-        let Some((_, transaction_id)) = UdpResponse::peek(datagram) else {
+        let Some((action, transaction_id)) = UdpResponse::peek(datagram) else {
             return;
         };
-        if transaction_id != current.transaction_id {
+        let expected = match (current.connecting, &current.command) {
+            (true, _) => CONNECT,
+            (false, Command::Announce(_)) => ANNOUNCE,
+            (false, Command::Scrape { .. }) => SCRAPE,
+        };
+        if transaction_id != current.transaction_id || (action != expected && action != ERROR) {
+            // Not the answer to the packet in flight.
             return;
         }
-        let connecting = current.connecting;
         let response = match UdpResponse::decode(datagram, self.config.family) {
             Ok(response) => response,
             Err(e) => return self.finish(now, UdpEvent::Failed(e.into())),
@@ -206,18 +214,14 @@ impl UdpTrackerClient {
             UdpResponse::Error { message, .. } => {
                 self.finish(now, UdpEvent::Failed(TrackerError::Failure(message)));
             }
-            UdpResponse::Connect { connection_id, .. } if connecting => {
+            UdpResponse::Connect { connection_id, .. } => {
                 self.connection = Some((connection_id, now));
                 self.send_next_packet(now);
             }
-            UdpResponse::Announce { response, .. } if !connecting => {
-                if matches!(current.command, Command::Announce(_)) {
-                    self.finish(now, UdpEvent::Announced(response));
-                }
+            UdpResponse::Announce { response, .. } => {
+                self.finish(now, UdpEvent::Announced(response));
             }
-            UdpResponse::Scrape { stats, .. } if !connecting => self.scraped(now, stats),
-            // Right transaction, wrong action for this stage: not our answer.
-            _ => {}
+            UdpResponse::Scrape { stats, .. } => self.scraped(now, stats),
         }
     }
 
@@ -330,4 +334,26 @@ fn backoff(config: &UdpClientConfig, attempt: u32) -> Duration {
     config
         .retransmit_base
         .saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_saturates() {
+        let config = UdpClientConfig::default();
+        let waits: Vec<u64> = (0..=8).map(|n| backoff(&config, n).as_secs()).collect();
+        assert_eq!(waits, [15, 30, 60, 120, 240, 480, 960, 1920, 3840]);
+        // A configuration with a huge n never overflows.
+        assert_eq!(
+            backoff(&config, 40),
+            Duration::from_secs(15).saturating_mul(u32::MAX)
+        );
+        let huge = UdpClientConfig {
+            retransmit_base: Duration::MAX,
+            ..config
+        };
+        assert_eq!(backoff(&huge, 3), Duration::MAX);
+    }
 }

@@ -21,10 +21,10 @@ pub const PROTOCOL_ID: u64 = 0x41727101980;
 /// Most info-hashes one scrape packet carries (BEP 15: about 74 fit a safe datagram).
 pub const MAX_SCRAPE_HASHES: usize = 74;
 
-const CONNECT: u32 = 0;
-const ANNOUNCE: u32 = 1;
-const SCRAPE: u32 = 2;
-const ERROR: u32 = 3;
+pub(crate) const CONNECT: u32 = 0;
+pub(crate) const ANNOUNCE: u32 = 1;
+pub(crate) const SCRAPE: u32 = 2;
+pub(crate) const ERROR: u32 = 3;
 
 /// Length of an announce request without BEP 41 options.
 const ANNOUNCE_REQUEST_LEN: usize = 98;

@@ -209,6 +209,10 @@ fn mismatched_transactions_and_actions_are_ignored() {
             stats: vec![],
         },
     );
+    // Right id, an action no tracker sends: ignored too.
+    let mut unknown = vec![0, 0, 0, 7];
+    unknown.extend_from_slice(&id.to_be_bytes());
+    client.handle_datagram(t0, &unknown);
     assert!(client.poll_transmit().is_none() && client.poll_event().is_none());
     // Too short to carry an id: ignored.
     client.handle_datagram(t0, &[0, 0, 0]);
