@@ -1,8 +1,14 @@
-//! The `swarm` binary end to end: create, show (text and JSON), and one clear line with exit code
-//! 1 for bad input.
+//! The `swarm` binary end to end: create, show (text and JSON), one clear line with exit code 1
+//! for bad input, and (ignored without the programs) downloads and seeding against
+//! python3-libtorrent, aria2c and opentracker.
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+#[path = "swarm/interop.rs"]
+mod interop;
+#[path = "swarm/support.rs"]
+mod support;
 
 fn swarm(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swarm"))

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""A python3-libtorrent peer for the `swarm download` interop tests, kept off the network.
+
+  lt_peer.py create PATH OUT.torrent [--tracker URL] [--v1-only] [--piece-size N]
+      Makes a torrent of PATH (file or folder) with libtorrent's create_torrent: hybrid v1+v2
+      with pad files by default, v1 only with --v1-only. Prints the v1 info-hash.
+  lt_peer.py seed TORRENT SAVE_DIR [--peer HOST:PORT]... [--upload-limit BYTES_PER_S]
+      Seeds TORRENT from SAVE_DIR (the data must be there), announcing to the torrent's trackers.
+      Prints "READY <port>" once seeding, then runs until stdin closes.
+  lt_peer.py leech SOURCE SAVE_DIR [--peer HOST:PORT]... [--timeout S]
+      Downloads SOURCE (a .torrent path or a magnet link) into SAVE_DIR from the given peers and
+      the torrent's trackers. Prints "READY <port>", then "DONE" and exits 0 when complete;
+      exits 1 with a reason on timeout.
+
+Every session speaks plain TCP (no uTP, no encryption), listens on 127.0.0.1 only, with DHT, LSD, UPnP and NAT-PMP off, several
+connections per IP allowed (all peers share 127.0.0.1), and loopback peers in the global peer
+class so that nothing is treated as special.
+"""
+import argparse
+import select
+import sys
+import time
+
+import libtorrent as lt
+
+
+def session(upload_limit=0):
+    ses = lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        "announce_to_all_tiers": True,
+        "announce_to_all_trackers": True,
+        "alert_mask": 0,
+        "upload_rate_limit": upload_limit,
+        # Swarmgate speaks plain TCP (no uTP, no MSE encryption yet). libtorrent's defaults
+        # would try uTP first and then an encrypted handshake, each timing out or reset before
+        # plain TCP; under load those retries outlast a test. Go straight to what works.
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "out_enc_policy": 2,
+        "in_enc_policy": 1,
+    })
+    # Loopback peers would be in the unlimited "local" class: put everyone in the global one.
+    everyone = lt.ip_filter()
+    everyone.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+    ses.set_peer_class_filter(everyone)
+    return ses
+
+
+def add_peers(handle, peers):
+    for peer in peers:
+        host, port = peer.rsplit(":", 1)
+        handle.connect_peer((host, int(port)))
+
+
+def wait_listening(ses):
+    deadline = time.time() + 20
+    while not ses.listen_port():
+        if time.time() > deadline:
+            print("TIMEOUT listening", flush=True)
+            sys.exit(1)
+        time.sleep(0.02)
+    print("READY", ses.listen_port(), flush=True)
+
+
+def create(args):
+    fs = lt.file_storage()
+    lt.add_files(fs, args.path)
+    flags = lt.create_torrent.v1_only if args.v1_only else 0
+    ct = lt.create_torrent(fs, args.piece_size, flags=flags)
+    for tracker in args.tracker:
+        ct.add_tracker(tracker)
+    import os
+    lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(args.path)))
+    data = lt.bencode(ct.generate())
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print(str(lt.torrent_info(args.out).info_hashes().v1))
+
+
+def seed(args):
+    ses = session(args.upload_limit)
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(args.torrent)
+    params.save_path = args.save
+    handle = ses.add_torrent(params)
+    handle.force_recheck()
+    deadline = time.time() + 60
+    while not handle.status().is_seeding:
+        if time.time() > deadline:
+            print("TIMEOUT checking:", handle.status().state, flush=True)
+            return 1
+        time.sleep(0.05)
+    wait_listening(ses)
+    handle.force_reannounce()
+    add_peers(handle, args.peer)
+    end = time.time() + args.timeout
+    while time.time() < end:
+        ready, _, _ = select.select([sys.stdin], [], [], 0.5)
+        if ready and not sys.stdin.read(1):
+            break
+    return 0
+
+
+def leech(args):
+    ses = session()
+    if args.source.startswith("magnet:"):
+        params = lt.parse_magnet_uri(args.source)
+    else:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(args.source)
+    params.save_path = args.save
+    handle = ses.add_torrent(params)
+    wait_listening(ses)
+    add_peers(handle, args.peer)
+    end = time.time() + args.timeout
+    added = time.time()
+    while time.time() < end:
+        status = handle.status()
+        if status.is_seeding:
+            print("DONE", flush=True)
+            return 0
+        # A peer added while the torrent was still checking its files is dropped: add again.
+        if status.num_peers == 0 and time.time() - added > 2:
+            add_peers(handle, args.peer)
+            added = time.time()
+        time.sleep(0.1)
+    status = handle.status()
+    print("TIMEOUT", status.state, status.progress, status.num_peers, flush=True)
+    return 1
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("create")
+    c.add_argument("path")
+    c.add_argument("out")
+    c.add_argument("--tracker", action="append", default=[])
+    c.add_argument("--v1-only", action="store_true")
+    c.add_argument("--piece-size", type=int, default=0)
+    s = sub.add_parser("seed")
+    s.add_argument("torrent")
+    s.add_argument("save")
+    s.add_argument("--peer", action="append", default=[])
+    s.add_argument("--timeout", type=float, default=300)
+    s.add_argument("--upload-limit", type=int, default=0, help="bytes per second, 0 = none")
+    l = sub.add_parser("leech")
+    l.add_argument("source")
+    l.add_argument("save")
+    l.add_argument("--peer", action="append", default=[])
+    l.add_argument("--timeout", type=float, default=120)
+    args = parser.parse_args()
+    return {"create": create, "seed": seed, "leech": leech}[args.command](args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
