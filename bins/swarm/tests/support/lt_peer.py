@@ -6,7 +6,7 @@
       with pad files by default, v1 only with --v1-only. Prints the v1 info-hash.
   lt_peer.py seed TORRENT SAVE_DIR [--peer HOST:PORT]... [--upload-limit BYTES_PER_S]
       Seeds TORRENT from SAVE_DIR (the data must be there), announcing to the torrent's trackers.
-      Prints "READY <port>" once seeding, then runs until stdin closes.
+      Prints "READY <port>" once seeding and known to its tracker, then runs until stdin closes.
   lt_peer.py leech SOURCE SAVE_DIR [--peer HOST:PORT]... [--timeout S]
       Downloads SOURCE (a .torrent path or a magnet link) into SAVE_DIR from the given peers and
       the torrent's trackers. Prints "READY <port>", then "DONE" and exits 0 when complete;
@@ -95,8 +95,13 @@ def seed(args):
             print("TIMEOUT checking:", handle.status().state, flush=True)
             return 1
         time.sleep(0.05)
-    wait_listening(ses)
     handle.force_reannounce()
+    # With a tracker, wait until it has us (the announce reply counts us as complete), so that a
+    # downloader started next finds this seeder at its first announce.
+    deadline = time.time() + 20
+    while params.ti.trackers() and handle.status().num_complete < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    wait_listening(ses)
     add_peers(handle, args.peer)
     end = time.time() + args.timeout
     while time.time() < end:

@@ -36,6 +36,13 @@ use disk::{Disk, DiskDone, DiskJob};
 pub use magnet::{MagnetError, MagnetOptions, resolve_magnet};
 use net::{Connection, Inbound};
 
+/// Messages from the network waiting for the engine, at most: with reads of up to 256 KiB this
+/// bounds what sits between the sockets and the engine at 16 MiB.
+const INBOUND_QUEUE: usize = 64;
+
+/// Inbound messages handled in one turn of the loop, at most, after the one that woke it.
+const INBOUND_BATCH: usize = 31;
+
 /// How to run one torrent.
 #[derive(Debug)]
 pub struct RunConfig {
@@ -55,7 +62,7 @@ pub struct RunConfig {
     pub seed: bool,
     /// Connected peers, at most.
     pub max_peers: usize,
-    /// Threads for the resume check and for disk work.
+    /// Threads for the resume check.
     pub threads: usize,
     /// Seed of the engine's random choices.
     pub seed_rng: u64,
@@ -185,14 +192,9 @@ pub async fn run(
     let mut engine = Engine::new(engine_config, have, Instant::now());
     engine.add_peers(Instant::now(), config.peers.drain(..), Source::Manual);
 
-    let (inbound_tx, mut inbound_rx) = mpsc::channel(1024);
+    let (inbound_tx, mut inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let disk = Disk::start(
-        Arc::clone(&storage),
-        Arc::clone(&torrent),
-        config.threads,
-        done_tx,
-    );
+    let disk = Disk::start(Arc::clone(&storage), Arc::clone(&torrent), done_tx);
     let listener = config
         .listener
         .take()
@@ -232,6 +234,7 @@ pub async fn run(
             }
         }
         let mut completed = false;
+        let mut jobs = Vec::new();
         while let Some(event) = engine.poll_event() {
             match event {
                 EngineEvent::Connect { key, addr } => net::dial(key, addr, inbound_tx.clone()),
@@ -239,21 +242,16 @@ pub async fn run(
                     connections.remove(&key);
                 }
                 EngineEvent::WriteBlock { block, data } => {
-                    disk.submit(DiskJob::Write { block, data }).await;
+                    jobs.push(DiskJob::Write { block, data })
                 }
                 EngineEvent::VerifyPiece {
                     piece,
                     block_digests,
-                } => {
-                    disk.submit(DiskJob::Verify {
-                        piece,
-                        block_digests,
-                    })
-                    .await;
-                }
-                EngineEvent::ReadBlock { key, block } => {
-                    disk.submit(DiskJob::Read { key, block }).await;
-                }
+                } => jobs.push(DiskJob::Verify {
+                    piece,
+                    block_digests,
+                }),
+                EngineEvent::ReadBlock { key, block } => jobs.push(DiskJob::Read { key, block }),
                 EngineEvent::Complete => completed = true,
                 EngineEvent::PieceVerified(_)
                 | EngineEvent::PieceFailed { .. }
@@ -264,7 +262,10 @@ pub async fn run(
         }
         if completed {
             download_time.get_or_insert(started.elapsed());
-            disk.submit(DiskJob::Flush).await;
+            jobs.push(DiskJob::Flush);
+        }
+        disk.submit(jobs).await;
+        if completed {
             if let Some(announcer) = &announcer {
                 announcer.completed();
             }
@@ -292,6 +293,12 @@ pub async fn run(
             }
             Some(message) = inbound_rx.recv() => {
                 handle_inbound(&mut engine, &mut connections, message, &inbound_tx);
+                // Take what else is waiting before the next turn, so one turn (and one disk
+                // batch) covers many blocks; bounded to keep batches small.
+                for _ in 0..INBOUND_BATCH {
+                    let Ok(message) = inbound_rx.try_recv() else { break };
+                    handle_inbound(&mut engine, &mut connections, message, &inbound_tx);
+                }
             }
             () = tokio::time::sleep_until(deadline.into()) => engine.handle_timeout(Instant::now()),
             _ = tick.tick() => {
@@ -310,10 +317,10 @@ pub async fn run(
     if let Some(listener) = listener {
         listener.abort();
     }
-    disk.submit(DiskJob::Flush).await;
+    disk.submit(vec![DiskJob::Flush]).await;
     tokio::task::spawn_blocking(move || disk.stop())
         .await
-        .expect("disk threads stop cleanly");
+        .expect("the disk thread stops cleanly");
     // A flush error reported while stopping still counts.
     while let Ok(done) = done_rx.try_recv() {
         if let DiskDone::Failed(error) = done {

@@ -24,7 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an incoming peer has to send its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from a socket at a time, at most.
-const READ_CHUNK: usize = 128 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Something for the engine loop from the network side.
 #[derive(Debug)]
