@@ -1,6 +1,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
-use swarmgate_core::BLOCK_SIZE;
+use swarmgate_core::{BLOCK_SIZE, Geometry, InfoHashV1};
 use swarmgate_peer::{PeerEvent, Reserved};
 
 use super::*;
