@@ -30,10 +30,13 @@ pub struct HttpTracker {
 }
 
 /// The reqwest client every tracker shares unless given another: no environment proxies, the
-/// crate's user agent.
+/// crate's user agent, and no idle connections kept. Announces are minutes apart, and trackers
+/// such as opentracker close the connection after every reply: a pooled connection would be
+/// reused after the tracker dropped it and the request would fail with a reset.
 pub(super) fn default_client() -> Result<reqwest::Client, TrackerError> {
     reqwest::Client::builder()
         .no_proxy()
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("Swarmgate/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(transport)
