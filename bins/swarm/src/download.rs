@@ -47,6 +47,9 @@ pub(crate) struct DownloadArgs {
     /// Do not announce to the torrent's trackers (use --peer).
     #[arg(long)]
     no_trackers: bool,
+    /// Sync the files to disk (fdatasync) on completion, before exiting. Ctrl+C always syncs.
+    #[arg(long)]
+    sync: bool,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -106,6 +109,7 @@ async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
     config.use_trackers = !args.no_trackers;
     config.seed = args.seed;
     config.max_peers = args.max_peers.max(1);
+    config.sync_on_complete = args.sync;
 
     let bar = progress_bar(args.quiet, torrent.total_length());
     if !args.quiet {
