@@ -9,7 +9,8 @@
 //! - [`PeerId`] (BEP 20, Swarmgate's prefix `-SG0001-`) and client detection ([`ClientId`]);
 //! - compact peers, IPv4 in 6 bytes and IPv6 in 18 ([`compact_peers_v4`], [`encode_compact_peer`]);
 //! - [`Geometry`]: pieces, the short last piece, and 16 KiB blocks ([`BLOCK_SIZE`]);
-//! - [`Bitfield`]: the BEP 3 piece set, checked on receipt and kept in its wire form.
+//! - [`Bitfield`]: the BEP 3 piece set, checked on receipt and kept in its wire form;
+//! - [`SplitMix64`]: the seeded generator every state machine takes instead of a global RNG.
 //!
 //! It does not hash, parse torrents or do I/O: that is the metainfo crate and the engines above.
 //! Constructors check their input (a 19-byte info-hash is an error, not a panic).
@@ -35,6 +36,7 @@ mod error;
 mod geometry;
 mod info_hash;
 mod peer_id;
+mod rng;
 mod text;
 
 pub use bitfield::{Bitfield, BitfieldError};
@@ -46,4 +48,5 @@ pub use error::{GeometryError, LengthError, TextError};
 pub use geometry::{BLOCK_SIZE, BlockRef, Geometry, PieceIndex};
 pub use info_hash::{InfoHash, InfoHashV1, InfoHashV2};
 pub use peer_id::{ClientId, PeerId, SWARMGATE_PREFIX};
+pub use rng::SplitMix64;
 pub use text::{from_base32, from_hex, to_base32, to_hex};

@@ -36,7 +36,6 @@
 mod driver;
 mod engine;
 mod picker;
-mod rng;
 
 #[cfg(feature = "tokio")]
 pub use driver::{

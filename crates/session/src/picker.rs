@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use swarmgate_core::{BLOCK_SIZE, Bitfield, BlockRef, Geometry, PieceIndex};
 
-use crate::rng::SplitMix64;
+use swarmgate_core::SplitMix64;
 
 /// The engine's handle for one connected peer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]

@@ -43,7 +43,6 @@ mod announce;
 mod client;
 mod error;
 mod http;
-mod rng;
 mod tiers;
 mod udp;
 

@@ -6,7 +6,7 @@
 //! first next time. A torrent with only `announce` is one tier of one tracker. Empty URLs and
 //! URLs already listed are dropped (libtorrent does the same), and so are tiers left empty.
 
-use crate::rng::SplitMix64;
+use swarmgate_core::SplitMix64;
 
 /// The trackers of one torrent, in BEP 12 tiers.
 ///

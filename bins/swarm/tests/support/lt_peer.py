@@ -17,6 +17,7 @@ connections per IP allowed (all peers share 127.0.0.1), and loopback peers in th
 class so that nothing is treated as special.
 """
 import argparse
+import os
 import select
 import sys
 import time
@@ -74,7 +75,6 @@ def create(args):
     ct = lt.create_torrent(fs, args.piece_size, flags=flags)
     for tracker in args.tracker:
         ct.add_tracker(tracker)
-    import os
     lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(args.path)))
     data = lt.bencode(ct.generate())
     with open(args.out, "wb") as f:

@@ -30,9 +30,9 @@ use swarmgate_peer::{Handshake, PeerSession, Role, SessionConfig};
 use swarmgate_rank::Source;
 
 use crate::picker::{PeerKey, PiecePicker};
-use crate::rng::SplitMix64;
 use connect::Candidates;
 use peer::Peer;
+use swarmgate_core::SplitMix64;
 pub use types::{DisconnectReason, EngineConfig, EngineEvent, EngineStats, PieceCheck};
 
 /// Who sent one block of a piece that failed, and the SHA-1 of what they sent.

@@ -6,7 +6,7 @@
 //! engines ask for is done at once, at the virtual instant they ask.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
@@ -57,17 +57,17 @@ impl Swarm {
         }
     }
 
-    /// Adds a node holding `have`, with `role`, on a link of `config`.
+    /// Adds a node holding `have`, with `role`, on a link of `rate` bytes per second each way,
+    /// `latency` away.
     pub(crate) fn add(
         &mut self,
         net: &mut SimNet,
-        config: NodeConfig,
+        (rate, latency): (u64, Duration),
         role: Role,
         have: Bitfield,
-        tweak: impl FnOnce(&mut EngineConfig),
     ) -> usize {
         let index = self.nodes.len();
-        let id = net.add_node(config);
+        let id = net.add_node(NodeConfig::symmetric(rate, latency));
         let torrent = &self.fixture.torrent;
         let mut suffix = [0u8; 12];
         suffix[..8].copy_from_slice(&(index as u64).to_be_bytes());
@@ -79,7 +79,6 @@ impl Swarm {
         );
         engine_config.seed = index as u64 + 1;
         engine_config.download = matches!(role, Role::Leecher);
-        tweak(&mut engine_config);
         let data = match role {
             Role::Leecher => vec![0; self.fixture.data.len()],
             _ => self.fixture.data.clone(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use swarmgate_core::{Bitfield, PieceIndex};
 use swarmgate_session::{EngineEvent, EngineStats};
-use swarmgate_testkit::{NodeConfig, RunOutcome, SimNet, TorrentFixture};
+use swarmgate_testkit::{RunOutcome, SimNet, TorrentFixture};
 
 use crate::sim::{Role, Swarm};
 
@@ -47,10 +47,9 @@ fn twenty_peers_rarest_first_and_endgame() {
     let mut swarm = Swarm::new(fixture);
     let leecher = swarm.add(
         &mut net,
-        NodeConfig::symmetric(8_000_000, Duration::from_millis(10)),
+        (8_000_000, Duration::from_millis(10)),
         Role::Leecher,
         Bitfield::new(PIECES),
-        |_| {},
     );
     let rare: Vec<u32> = (0..PIECES).filter(|p| p % 8 == 3).collect();
     // The two seeds are added last: the leecher dials in address order, so by the time it meets
@@ -65,10 +64,9 @@ fn twenty_peers_rarest_first_and_endgame() {
         let rate = 50_000 + i * 50_000;
         let node = swarm.add(
             &mut net,
-            NodeConfig::symmetric(rate, Duration::from_millis(5 + i * 5)),
+            (rate, Duration::from_millis(5 + i * 5)),
             Role::Uploader,
             have,
-            |_| {},
         );
         swarm.introduce(&mut net, leecher, node);
     }
@@ -161,18 +159,16 @@ fn the_same_seed_gives_the_same_run() {
         let mut swarm = Swarm::new(fixture(2));
         let leecher = swarm.add(
             &mut net,
-            NodeConfig::symmetric(4_000_000, Duration::from_millis(10)),
+            (4_000_000, Duration::from_millis(10)),
             Role::Leecher,
             Bitfield::new(PIECES),
-            |_| {},
         );
         for i in 0..5u64 {
             let node = swarm.add(
                 &mut net,
-                NodeConfig::symmetric(200_000 * (i + 1), Duration::from_millis(20)),
+                (200_000 * (i + 1), Duration::from_millis(20)),
                 Role::Uploader,
                 pieces((0..PIECES).filter(|p| u64::from(*p) % 5 != i)),
-                |_| {},
             );
             swarm.introduce(&mut net, leecher, node);
         }
@@ -201,24 +197,21 @@ fn a_peer_sending_corrupt_blocks_is_banned_and_the_download_completes() {
     let mut swarm = Swarm::new(fixture);
     let leecher = swarm.add(
         &mut net,
-        NodeConfig::symmetric(4_000_000, Duration::from_millis(10)),
+        (4_000_000, Duration::from_millis(10)),
         Role::Leecher,
         Bitfield::new(PIECES),
-        |_| {},
     );
     let liar = swarm.add(
         &mut net,
-        NodeConfig::symmetric(2_000_000, Duration::from_millis(5)),
+        (2_000_000, Duration::from_millis(5)),
         Role::Corrupter,
         Bitfield::full(PIECES),
-        |_| {},
     );
     let honest = swarm.add(
         &mut net,
-        NodeConfig::symmetric(500_000, Duration::from_millis(20)),
+        (500_000, Duration::from_millis(20)),
         Role::Uploader,
         Bitfield::full(PIECES),
-        |_| {},
     );
     swarm.introduce(&mut net, leecher, liar);
     swarm.introduce(&mut net, leecher, honest);
@@ -251,24 +244,21 @@ fn a_peer_that_vanishes_mid_piece_has_its_requests_given_to_others() {
     let mut swarm = Swarm::new(fixture);
     let leecher = swarm.add(
         &mut net,
-        NodeConfig::symmetric(4_000_000, Duration::from_millis(10)),
+        (4_000_000, Duration::from_millis(10)),
         Role::Leecher,
         Bitfield::new(PIECES),
-        |_| {},
     );
     let vanishing = swarm.add(
         &mut net,
-        NodeConfig::symmetric(1_000_000, Duration::from_millis(5)),
+        (1_000_000, Duration::from_millis(5)),
         Role::Uploader,
         Bitfield::full(PIECES),
-        |_| {},
     );
     let staying = swarm.add(
         &mut net,
-        NodeConfig::symmetric(300_000, Duration::from_millis(20)),
+        (300_000, Duration::from_millis(20)),
         Role::Uploader,
         Bitfield::full(PIECES),
-        |_| {},
     );
     swarm.introduce(&mut net, leecher, vanishing);
     swarm.introduce(&mut net, leecher, staying);

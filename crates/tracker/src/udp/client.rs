@@ -24,7 +24,7 @@ use super::packet::{
 };
 use crate::announce::{AnnounceRequest, AnnounceResponse, ScrapeStats};
 use crate::error::{ParseError, TrackerError};
-use crate::rng::SplitMix64;
+use swarmgate_core::SplitMix64;
 
 /// Settings of a [`UdpTrackerClient`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
