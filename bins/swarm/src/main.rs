@@ -7,6 +7,7 @@ mod create;
 mod download;
 mod format;
 mod show;
+mod tracker;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Create(create::CreateArgs),
     /// Download a .torrent or a magnet link, verifying every piece.
     Download(download::DownloadArgs),
+    /// Run a BitTorrent tracker (HTTP and UDP) until SIGINT or SIGTERM.
+    Tracker(tracker::TrackerArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(&args),
         Command::Create(args) => create::run(&args),
         Command::Download(args) => download::run_download(&args),
+        Command::Tracker(args) => tracker::run_tracker(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,12 @@
 //! - the UDP codec in both directions ([`UdpRequest`], [`UdpResponse`]) and the sans-IO client
 //!   machine [`UdpTrackerClient`] (connect, connection-id reuse, 15 * 2^n retransmission);
 //! - BEP 12 tiers ([`TrackerTiers`]);
+//! - the server: [`Tracker`], the swarm registry with its policy ([`TrackerConfig`]: intervals,
+//!   numwant, allow-list, trusted `ip`, full scrape, per-address rate limit, per-client
+//!   intervals by BEP 20 peer id), its statistics, and the HTTP and UDP request handlers
+//!   ([`Tracker::handle_http`], [`Tracker::handle_udp`]);
+//! - behind the default `server` feature, the socket drivers `serve_http` (hyper) and
+//!   `serve_udp` (worker threads);
 //! - behind the default `client` feature, the tokio drivers: `HttpTracker` (reqwest),
 //!   `UdpTracker`, and `Announcer`, the entry type for a torrent engine: one per torrent, it
 //!   walks the tiers, remembers tracker ids and says when to announce next.
@@ -18,8 +24,8 @@
 //! The pure core (everything without the feature) opens no socket, reads no clock (`now` is
 //! passed in) and draws randomness only from seeds it is given. It does not pick peers, rank
 //! them or connect to them (the session and rank crates do), and it does not parse torrents
-//! (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). Tracker servers come later in
-//! this crate, on the same codecs.
+//! (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the codecs
+//! with the client: what one side writes, the other side's parser reads back in the tests.
 //!
 //! ```
 //! use swarmgate_core::{InfoHashV1, PeerId};
@@ -43,6 +49,7 @@ mod announce;
 mod client;
 mod error;
 mod http;
+mod server;
 mod tiers;
 mod udp;
 
@@ -55,6 +62,12 @@ pub use http::{
     encode_failure, encode_scrape_response, parse_announce_query, parse_scrape_query,
     scrape_request_url, scrape_url,
 };
+pub use server::{
+    Access, Announced, ClientId, ConfigError, HttpAnswer, RateLimit, Refusal, Tracker,
+    TrackerConfig, TrackerStats, client_family, identify_client,
+};
+#[cfg(feature = "server")]
+pub use server::{serve_http, serve_udp};
 pub use tiers::TrackerTiers;
 pub use udp::{
     AddressFamily, MAX_SCRAPE_HASHES, PROTOCOL_ID, UdpClientConfig, UdpEvent, UdpRequest,

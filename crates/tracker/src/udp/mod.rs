@@ -9,4 +9,5 @@ mod client;
 mod packet;
 
 pub use client::{UdpClientConfig, UdpEvent, UdpTrackerClient};
+pub(crate) use packet::{ANNOUNCE, CONNECT, ERROR, SCRAPE};
 pub use packet::{AddressFamily, MAX_SCRAPE_HASHES, PROTOCOL_ID, UdpRequest, UdpResponse};

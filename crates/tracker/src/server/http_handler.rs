@@ -1,0 +1,176 @@
+//! HTTP tracker requests (BEP 3, 7, 23, 48) answered by a [`Tracker`], independent of any HTTP
+//! library: a request target in, a status and a bencoded body out.
+//!
+//! Every malformed announce or scrape is answered `200 OK` with a bencoded `failure reason`,
+//! because that is what clients show their users; an HTTP error status makes libtorrent and
+//! Transmission report only "tracker error". The one exception is the rate limit: `429` with
+//! `Retry-After` (and the same failure body), so that proxies and well-behaved clients back off.
+//! Compact answers put IPv4 peers in `peers` and IPv6 peers in `peers6`; a client asking with
+//! `compact=0` gets the BEP 3 list of `{ip, port}` dictionaries.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use swarmgate_bencode::Encoder;
+use swarmgate_core::decode_compact_peer;
+
+use super::{Refusal, Tracker};
+use crate::http::{
+    encode_failure, encode_scrape_response, parse_announce_query, parse_scrape_query,
+};
+use crate::udp::AddressFamily;
+
+/// What to send back for one HTTP request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// The status code: 200, 404 for an unknown path, 429 when rate-limited.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// Seconds for a `Retry-After` header, with 429.
+    pub retry_after: Option<u64>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    fn bencode(body: Vec<u8>) -> Self {
+        HttpAnswer {
+            status: 200,
+            content_type: "text/plain",
+            retry_after: None,
+            body,
+        }
+    }
+
+    fn refused(refusal: &Refusal) -> Self {
+        let mut answer = Self::bencode(encode_failure(&refusal.to_string()));
+        if let Refusal::RateLimited { retry_after } = refusal {
+            answer.status = 429;
+            answer.retry_after = Some(retry_after.as_secs_f64().ceil() as u64);
+        }
+        answer
+    }
+}
+
+impl Tracker {
+    /// Answers an HTTP GET whose request target (path and query) is `target`: `/announce` and
+    /// `/scrape`; anything else is a 404.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use swarmgate_tracker::{Tracker, TrackerConfig};
+    ///
+    /// let now = Instant::now();
+    /// let tracker = Tracker::new(TrackerConfig::default(), now)?;
+    /// let target = b"/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb\
+    ///                &port=6881&left=0&compact=1";
+    /// let answer = tracker.handle_http(now, target, "192.0.2.7:50000".parse()?);
+    /// assert_eq!(answer.status, 200);
+    /// assert!(answer.body.starts_with(b"d8:completei1e10:downloadedi0e10:incompletei0e"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_http(&self, now: Instant, target: &[u8], source: SocketAddr) -> HttpAnswer {
+        let (path, query) = match target.iter().position(|&b| b == b'?') {
+            Some(q) => (&target[..q], &target[q + 1..]),
+            None => (target, &target[target.len()..]),
+        };
+        let query = match query.iter().position(|&b| b == b'#') {
+            Some(hash) => &query[..hash],
+            None => query,
+        };
+        match path {
+            b"/announce" => self.http_announce(now, query, source),
+            b"/scrape" => self.http_scrape(now, query, source),
+            _ => HttpAnswer {
+                status: 404,
+                content_type: "text/plain",
+                retry_after: None,
+                body: b"not found: this tracker serves /announce and /scrape\n".to_vec(),
+            },
+        }
+    }
+
+    /// Answers an announce query string (the part after `?`).
+    pub fn http_announce(&self, now: Instant, query: &[u8], source: SocketAddr) -> HttpAnswer {
+        if let Err(refusal) = self.admit(source.ip(), now) {
+            return HttpAnswer::refused(&refusal);
+        }
+        let request = match parse_announce_query(query) {
+            Ok(request) => request,
+            Err(e) => return HttpAnswer::refused(&self.refuse(Refusal::Malformed(e))),
+        };
+        let mut peers = Vec::with_capacity(6 * 64);
+        let announced = match self.announce_admitted(now, &request, source, &mut peers) {
+            Ok(announced) => announced,
+            Err(refusal) => return HttpAnswer::refused(&refusal),
+        };
+        let mut e = Encoder::with_capacity(96 + peers.len() * 2);
+        e.begin_dict()
+            .key(b"complete")
+            .int(i64::from(announced.complete))
+            .key(b"downloaded")
+            .int(i64::from(announced.downloaded))
+            .key(b"incomplete")
+            .int(i64::from(announced.incomplete))
+            .key(b"interval")
+            .int(announced.interval.as_secs() as i64)
+            .key(b"min interval")
+            .int(self.config().min_interval.as_secs() as i64);
+        let entry = match announced.family {
+            AddressFamily::V4 => 6,
+            AddressFamily::V6 => 18,
+        };
+        if request.compact {
+            match announced.family {
+                AddressFamily::V4 => e.key(b"peers").bytes(&peers),
+                AddressFamily::V6 => e.key(b"peers").bytes(b"").key(b"peers6").bytes(&peers),
+            };
+        } else {
+            e.key(b"peers").begin_list();
+            for compact in peers.chunks_exact(entry) {
+                if let Ok(peer) = decode_compact_peer(compact) {
+                    e.begin_dict()
+                        .key(b"ip")
+                        .str(&peer.ip().to_string())
+                        .key(b"port")
+                        .int(i64::from(peer.port()))
+                        .end();
+                }
+            }
+            e.end();
+        }
+        e.end();
+        // Keys in ascending order, every container closed: nothing for the encoder to refuse.
+        HttpAnswer::bencode(e.finish().unwrap_or_default())
+    }
+
+    /// Answers a scrape query string (BEP 48): the named torrents, or every torrent when none
+    /// is named and full scrape is configured.
+    pub fn http_scrape(&self, now: Instant, query: &[u8], source: SocketAddr) -> HttpAnswer {
+        if let Err(refusal) = self.admit(source.ip(), now) {
+            return HttpAnswer::refused(&refusal);
+        }
+        let hashes = match parse_scrape_query(query) {
+            Ok(hashes) => hashes,
+            Err(e) => return HttpAnswer::refused(&self.refuse(Refusal::Malformed(e))),
+        };
+        let max = self.config().max_scrape_hashes;
+        let files = if hashes.is_empty() {
+            if !self.config().full_scrape {
+                return HttpAnswer::refused(&self.refuse(Refusal::FullScrapeDisabled));
+            }
+            self.scrape_all()
+        } else if hashes.len() > max {
+            let refusal = Refusal::TooManyHashes {
+                count: hashes.len(),
+                max,
+            };
+            return HttpAnswer::refused(&self.refuse(refusal));
+        } else {
+            let stats = self.scrape(&hashes);
+            hashes.into_iter().zip(stats).collect()
+        };
+        HttpAnswer::bencode(encode_scrape_response(&files))
+    }
+}

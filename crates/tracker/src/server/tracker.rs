@@ -1,0 +1,311 @@
+//! The tracker (BEP 3, 15, 20, 48) as one shareable value: policy over the swarm registry,
+//! transport-neutral. The HTTP and UDP handlers and servers are thin layers on
+//! [`Tracker::announce`] and [`Tracker::scrape`].
+//!
+//! Every method takes `&self` and `now`, so one `Arc<Tracker>` serves any number of threads,
+//! and tests drive it in virtual time. Periodic work (forgetting expired peers, the request
+//! rates of [`TrackerStats`]) happens in [`Tracker::maintain`], which the servers call every
+//! few seconds.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use swarmgate_core::InfoHashV1;
+
+use super::config::{Access, ConfigError, TrackerConfig, seconds};
+use super::connection_id::ConnectionIds;
+use super::rate_limit::RateLimiter;
+use super::registry::{Arrival, Refused, Registry, family_of};
+use super::{Refusal, identify_client};
+use crate::announce::{AnnounceRequest, ScrapeStats};
+use crate::udp::AddressFamily;
+
+/// The answer to an accepted announce; the peers themselves went to the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Announced {
+    /// The interval this client should announce at.
+    pub interval: Duration,
+    /// Seeders in the swarm.
+    pub complete: u32,
+    /// Leechers in the swarm.
+    pub incomplete: u32,
+    /// Completed downloads the swarm has seen.
+    pub downloaded: u32,
+    /// The family of the compact peers written (the announcing address's).
+    pub family: AddressFamily,
+    /// How many compact peers were written.
+    pub peers: usize,
+}
+
+/// Counts and rates for monitoring.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrackerStats {
+    /// Torrents tracked (with peers, or on the allow-list).
+    pub torrents: u64,
+    /// Seeders over all torrents (a peer announcing over IPv4 and IPv6 counts twice).
+    pub seeders: u64,
+    /// Leechers over all torrents.
+    pub leechers: u64,
+    /// Announces handled since start, accepted or not.
+    pub announces: u64,
+    /// Torrents scraped since start (a scrape naming three counts three).
+    pub scrapes: u64,
+    /// Requests refused since start (malformed, not allowed, full, rate-limited).
+    pub refused: u64,
+    /// Of those, refused by the per-address rate limit.
+    pub rate_limited: u64,
+    /// Announces per second between the last two [`Tracker::maintain`] calls.
+    pub announces_per_second: f64,
+    /// Scrapes per second between the last two [`Tracker::maintain`] calls.
+    pub scrapes_per_second: f64,
+}
+
+#[derive(Debug)]
+struct RateWindow {
+    at: Instant,
+    announces: u64,
+    scrapes: u64,
+    announces_per_second: f64,
+    scrapes_per_second: f64,
+}
+
+/// A BitTorrent tracker: swarms, policy and statistics, shared by its HTTP and UDP servers and
+/// by anything in the same process that wants to announce or read a swarm (the gateway
+/// announces the torrents it seeds and dials the leechers it learns of).
+#[derive(Debug)]
+pub struct Tracker {
+    config: TrackerConfig,
+    client_intervals: Vec<(&'static str, u32)>,
+    registry: Registry,
+    pub(super) ids: ConnectionIds,
+    limiter: Option<RateLimiter>,
+    epoch: Instant,
+    refused: AtomicU64,
+    rate_limited: AtomicU64,
+    rates: Mutex<RateWindow>,
+}
+
+impl Tracker {
+    /// A tracker with no swarms. `now` is its epoch: every later `now` must not be earlier.
+    pub fn new(config: TrackerConfig, now: Instant) -> Result<Self, ConfigError> {
+        let client_intervals = config.client_intervals()?;
+        let secret = match config.secret {
+            Some(secret) => secret,
+            None => {
+                let mut bytes = [0u8; 16];
+                getrandom::fill(&mut bytes).map_err(|_| ConfigError::NoRandomness)?;
+                bytes
+            }
+        };
+        let mut halves = [[0u8; 8]; 2];
+        halves[0].copy_from_slice(&secret[..8]);
+        halves[1].copy_from_slice(&secret[8..]);
+        Ok(Tracker {
+            client_intervals,
+            registry: Registry::new(config.seed),
+            ids: ConnectionIds::new((u64::from_le_bytes(halves[0]), u64::from_le_bytes(halves[1]))),
+            limiter: config.rate_limit.map(RateLimiter::new),
+            epoch: now,
+            refused: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            rates: Mutex::new(RateWindow {
+                at: now,
+                announces: 0,
+                scrapes: 0,
+                announces_per_second: 0.0,
+                scrapes_per_second: 0.0,
+            }),
+            config,
+        })
+    }
+
+    /// The configuration this tracker runs with.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Seconds since the epoch.
+    pub(super) fn seconds(&self, now: Instant) -> u32 {
+        seconds(now.saturating_duration_since(self.epoch))
+    }
+
+    fn nanos(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Counts a refusal and passes it on.
+    pub(super) fn refuse(&self, refusal: Refusal) -> Refusal {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if matches!(refusal, Refusal::RateLimited { .. }) {
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+        refusal
+    }
+
+    /// Applies the per-address rate limit to one request from `ip`.
+    pub(super) fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
+        match &self.limiter {
+            Some(limiter) => limiter
+                .check(ip, self.nanos(now))
+                .map_err(|retry_after| self.refuse(Refusal::RateLimited { retry_after })),
+            None => Ok(()),
+        }
+    }
+
+    /// The announce interval for a peer id's client family (BEP 20), in seconds.
+    fn interval_for(&self, request: &AnnounceRequest) -> u32 {
+        if !self.client_intervals.is_empty()
+            && let Some(client) = identify_client(&request.peer_id)
+            && let Some((_, secs)) = self
+                .client_intervals
+                .iter()
+                .find(|(family, _)| *family == client.family)
+        {
+            return *secs;
+        }
+        seconds(self.config.interval)
+    }
+
+    /// Records an announce from `source` (the address the request came from) and appends up to
+    /// `numwant` (capped) compact peers of the source's address family to `peers`.
+    ///
+    /// `stopped` removes the peer and returns no peers; `completed` counts a download once per
+    /// peer; `left == 0` makes the peer a seeder, who is sent leechers only. The peer's address
+    /// is `source`'s IP with `request.port`, or `request.ip` when the configuration trusts it.
+    pub fn announce(
+        &self,
+        now: Instant,
+        request: &AnnounceRequest,
+        source: SocketAddr,
+        peers: &mut Vec<u8>,
+    ) -> Result<Announced, Refusal> {
+        self.admit(source.ip(), now)?;
+        self.announce_admitted(now, request, source, peers)
+    }
+
+    /// [`Tracker::announce`] after the rate limit was applied.
+    pub(super) fn announce_admitted(
+        &self,
+        now: Instant,
+        request: &AnnounceRequest,
+        source: SocketAddr,
+        peers: &mut Vec<u8>,
+    ) -> Result<Announced, Refusal> {
+        if request.port == 0 {
+            return Err(self.refuse(Refusal::InvalidPort));
+        }
+        let ip = match request.ip {
+            Some(ip) if self.config.trust_ip => ip,
+            _ => source.ip(),
+        }
+        .to_canonical();
+        let interval = self.interval_for(request);
+        let numwant = request
+            .numwant
+            .unwrap_or(self.config.numwant_default)
+            .min(self.config.numwant_max);
+        let arrival = Arrival {
+            info_hash: request.info_hash,
+            peer_id: request.peer_id,
+            addr: SocketAddr::new(ip, request.port),
+            seeder: request.left == 0,
+            event: request.event,
+            expires: self.seconds(now).saturating_add(interval.saturating_mul(2)),
+            numwant: numwant as usize,
+            create: self.config.access == Access::Open,
+            max_torrents: self.config.max_torrents,
+            max_peers: self.config.max_peers_per_torrent,
+        };
+        let (counts, written) = self.registry.announce(&arrival, peers).map_err(|refused| {
+            self.refuse(match refused {
+                Refused::NotAllowed => Refusal::NotAllowed,
+                Refused::TooManyTorrents => Refusal::TooManyTorrents,
+                Refused::TooManyPeers => Refusal::TooManyPeers,
+            })
+        })?;
+        Ok(Announced {
+            interval: Duration::from_secs(u64::from(interval)),
+            complete: counts.complete,
+            incomplete: counts.incomplete,
+            downloaded: counts.downloaded,
+            family: family_of(&ip),
+            peers: written,
+        })
+    }
+
+    /// Scrape counts for each of `info_hashes`, in order (zeros for a torrent not tracked).
+    pub fn scrape(&self, info_hashes: &[InfoHashV1]) -> Vec<ScrapeStats> {
+        info_hashes
+            .iter()
+            .map(|h| self.registry.scrape(h))
+            .collect()
+    }
+
+    /// Scrape counts for every torrent (a full scrape, whatever the configuration says).
+    pub fn scrape_all(&self) -> Vec<(InfoHashV1, ScrapeStats)> {
+        self.registry.scrape_all()
+    }
+
+    /// Puts a torrent on the allow-list (it is then tracked in either access mode, and kept
+    /// when it has no peers); `false` if it already was.
+    pub fn allow(&self, info_hash: InfoHashV1) -> bool {
+        self.registry.register(info_hash)
+    }
+
+    /// Forgets a torrent and all its peers; `false` if it was not tracked.
+    pub fn disallow(&self, info_hash: &InfoHashV1) -> bool {
+        self.registry.unregister(info_hash)
+    }
+
+    /// Whether a torrent is on the allow-list.
+    pub fn is_allowed(&self, info_hash: &InfoHashV1) -> bool {
+        self.registry.is_registered(info_hash)
+    }
+
+    /// Every peer of a torrent, with whether it is a seeder: for a seeder in the same process
+    /// that dials the leechers itself.
+    pub fn peers(&self, info_hash: &InfoHashV1) -> Vec<(SocketAddr, bool)> {
+        self.registry.peers(info_hash)
+    }
+
+    /// Forgets peers that stopped announcing, forgets idle rate-limit entries, and updates the
+    /// request rates. Call it every few seconds; returns how many peers were forgotten.
+    pub fn maintain(&self, now: Instant) -> usize {
+        let dropped = self.registry.purge(self.seconds(now));
+        if let Some(limiter) = &self.limiter {
+            limiter.purge(self.nanos(now));
+        }
+        let totals = self.registry.totals();
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        let elapsed = now.saturating_duration_since(rates.at).as_secs_f64();
+        if elapsed > 0.0 {
+            rates.announces_per_second =
+                totals.announces.saturating_sub(rates.announces) as f64 / elapsed;
+            rates.scrapes_per_second =
+                totals.scrapes.saturating_sub(rates.scrapes) as f64 / elapsed;
+            rates.at = now;
+            rates.announces = totals.announces;
+            rates.scrapes = totals.scrapes;
+        }
+        dropped
+    }
+
+    /// Current counts and the rates measured by the last [`Tracker::maintain`].
+    pub fn stats(&self) -> TrackerStats {
+        let totals = self.registry.totals();
+        let rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        TrackerStats {
+            torrents: totals.torrents,
+            seeders: totals.seeders,
+            leechers: totals.leechers,
+            announces: totals.announces,
+            scrapes: totals.scrapes,
+            refused: self.refused.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            announces_per_second: rates.announces_per_second,
+            scrapes_per_second: rates.scrapes_per_second,
+        }
+    }
+}
