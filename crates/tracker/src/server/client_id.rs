@@ -62,108 +62,17 @@ impl fmt::Display for ClientId {
     }
 }
 
-const ABC: &str = "ABC";
-const ANACROLIX: &str = "anacrolix/torrent";
-const ARES: &str = "Ares";
-const ARIA2: &str = "aria2";
-const ATORRENT: &str = "aTorrent";
-const BIGLYBT: &str = "BiglyBT";
-const BITCOMET: &str = "BitComet";
-const BITLORD: &str = "BitLord";
-const BITTORNADO: &str = "BitTornado";
-const BITTORRENT: &str = "BitTorrent";
-const BTQUEUE: &str = "BTQueue";
-const DELUGE: &str = "Deluge";
-const FOLX: &str = "Folx";
-const FROSTWIRE: &str = "FrostWire";
-const HALITE: &str = "Halite";
-const JSTORRENT: &str = "JSTorrent";
-const KGET: &str = "KGet";
-const KTORRENT: &str = "KTorrent";
-const LIBTORRENT: &str = "libtorrent";
-const MEDIAGET: &str = "MediaGet";
-const MONOTORRENT: &str = "MonoTorrent";
-const OSPREY: &str = "Osprey Permaseed";
-const PICOTORRENT: &str = "PicoTorrent";
-const QBITTORRENT: &str = "qBittorrent";
-const QQDOWNLOAD: &str = "QQDownload";
-const QUEEN_BEE: &str = "Queen Bee";
-const RAIN: &str = "Rain";
-const RQBIT: &str = "rqbit";
-const RTORRENT: &str = "rTorrent";
-const SHADOW: &str = "Shadow";
-const SHAREAZA: &str = "Shareaza";
-const SWARMGATE: &str = "Swarmgate";
-const TIXATI: &str = "Tixati";
-const TRANSMISSION: &str = "Transmission";
-const TRIBLER: &str = "Tribler";
-const UPNP: &str = "UPnP NAT Bit Torrent";
-const UTORRENT: &str = "µTorrent";
-const VAGAA: &str = "Vagaa";
-const VUZE: &str = "Vuze";
-const WEBTORRENT: &str = "WebTorrent";
-const XFPLAY: &str = "Xfplay";
-const XUNLEI: &str = "Xunlei";
-const ZONA: &str = "Zona";
-
-/// Every family [`identify_client`] can answer, for [`client_family`].
-const FAMILIES: [&str; 43] = [
-    ABC,
-    ANACROLIX,
-    ARES,
-    ARIA2,
-    ATORRENT,
-    BIGLYBT,
-    BITCOMET,
-    BITLORD,
-    BITTORNADO,
-    BITTORRENT,
-    BTQUEUE,
-    DELUGE,
-    FOLX,
-    FROSTWIRE,
-    HALITE,
-    JSTORRENT,
-    KGET,
-    KTORRENT,
-    LIBTORRENT,
-    MEDIAGET,
-    MONOTORRENT,
-    OSPREY,
-    PICOTORRENT,
-    QBITTORRENT,
-    QQDOWNLOAD,
-    QUEEN_BEE,
-    RAIN,
-    RQBIT,
-    RTORRENT,
-    SHADOW,
-    SHAREAZA,
-    SWARMGATE,
-    TIXATI,
-    TRANSMISSION,
-    TRIBLER,
-    UPNP,
-    UTORRENT,
-    VAGAA,
-    VUZE,
-    WEBTORRENT,
-    XFPLAY,
-    XUNLEI,
-    ZONA,
-];
-
 /// Other names a configuration may use for a family: the ASCII and Greek spellings of µTorrent
 /// (the family is spelled with U+00B5 MICRO SIGN), old and library names.
 const ALIASES: [(&str, &str); 8] = [
-    ("uTorrent", UTORRENT),
-    ("\u{3bc}Torrent", UTORRENT),
-    ("Azureus", VUZE),
-    ("Mainline", BITTORRENT),
-    ("Thunder", XUNLEI),
-    ("libtorrent (rasterbar)", LIBTORRENT),
-    ("libtorrent (rakshasa)", RTORRENT),
-    ("anacrolix", ANACROLIX),
+    ("uTorrent", "µTorrent"),
+    ("\u{3bc}Torrent", "µTorrent"),
+    ("Azureus", "Vuze"),
+    ("Mainline", "BitTorrent"),
+    ("Thunder", "Xunlei"),
+    ("libtorrent (rasterbar)", "libtorrent"),
+    ("libtorrent (rakshasa)", "rTorrent"),
+    ("anacrolix", "anacrolix/torrent"),
 ];
 
 /// How the four version characters of an Azureus-style id read.
@@ -179,70 +88,75 @@ enum Scheme {
 
 /// Azureus-style codes, sorted by code bytes for binary search.
 const AZUREUS: [([u8; 2], &str, Scheme); 41] = [
-    (*b"7T", ATORRENT, Scheme::Shadow),
-    (*b"AG", ARES, Scheme::Shadow),
-    (*b"AZ", VUZE, Scheme::Shadow),
-    (*b"A~", ARES, Scheme::Shadow),
-    (*b"BC", BITCOMET, Scheme::Shadow),
-    (*b"BI", BIGLYBT, Scheme::Shadow),
-    (*b"BL", BITLORD, Scheme::Shadow),
-    (*b"BT", BITTORRENT, Scheme::Release),
-    (*b"DE", DELUGE, Scheme::Release),
-    (*b"FL", FOLX, Scheme::Shadow),
-    (*b"FW", FROSTWIRE, Scheme::Shadow),
-    (*b"GT", ANACROLIX, Scheme::Shadow),
-    (*b"HL", HALITE, Scheme::Shadow),
-    (*b"JS", JSTORRENT, Scheme::Shadow),
-    (*b"KG", KGET, Scheme::Shadow),
-    (*b"KT", KTORRENT, Scheme::Shadow),
-    (*b"LT", LIBTORRENT, Scheme::Shadow),
-    (*b"MG", MEDIAGET, Scheme::Shadow),
-    (*b"MO", MONOTORRENT, Scheme::Shadow),
-    (*b"PI", PICOTORRENT, Scheme::Shadow),
-    (*b"QD", QQDOWNLOAD, Scheme::Shadow),
-    (*b"RN", RAIN, Scheme::Shadow),
-    (*b"SD", XUNLEI, Scheme::Shadow),
-    (*b"SG", SWARMGATE, Scheme::Shadow),
-    (*b"SZ", SHAREAZA, Scheme::Shadow),
-    (*b"S~", SHAREAZA, Scheme::Shadow),
-    (*b"TL", TRIBLER, Scheme::Shadow),
-    (*b"TR", TRANSMISSION, Scheme::Release),
-    (*b"UE", UTORRENT, Scheme::Release),
-    (*b"UM", UTORRENT, Scheme::Release),
-    (*b"UT", UTORRENT, Scheme::Release),
-    (*b"UW", UTORRENT, Scheme::Release),
-    (*b"VG", VAGAA, Scheme::Shadow),
-    (*b"WD", WEBTORRENT, Scheme::Shadow),
-    (*b"WW", WEBTORRENT, Scheme::Shadow),
-    (*b"XF", XFPLAY, Scheme::Shadow),
-    (*b"XL", XUNLEI, Scheme::Shadow),
-    (*b"ZO", ZONA, Scheme::Shadow),
-    (*b"lt", RTORRENT, Scheme::Shadow),
-    (*b"qB", QBITTORRENT, Scheme::Shadow),
-    (*b"rQ", RQBIT, Scheme::Shadow),
+    (*b"7T", "aTorrent", Scheme::Shadow),
+    (*b"AG", "Ares", Scheme::Shadow),
+    (*b"AZ", "Vuze", Scheme::Shadow),
+    (*b"A~", "Ares", Scheme::Shadow),
+    (*b"BC", "BitComet", Scheme::Shadow),
+    (*b"BI", "BiglyBT", Scheme::Shadow),
+    (*b"BL", "BitLord", Scheme::Shadow),
+    (*b"BT", "BitTorrent", Scheme::Release),
+    (*b"DE", "Deluge", Scheme::Release),
+    (*b"FL", "Folx", Scheme::Shadow),
+    (*b"FW", "FrostWire", Scheme::Shadow),
+    (*b"GT", "anacrolix/torrent", Scheme::Shadow),
+    (*b"HL", "Halite", Scheme::Shadow),
+    (*b"JS", "JSTorrent", Scheme::Shadow),
+    (*b"KG", "KGet", Scheme::Shadow),
+    (*b"KT", "KTorrent", Scheme::Shadow),
+    (*b"LT", "libtorrent", Scheme::Shadow),
+    (*b"MG", "MediaGet", Scheme::Shadow),
+    (*b"MO", "MonoTorrent", Scheme::Shadow),
+    (*b"PI", "PicoTorrent", Scheme::Shadow),
+    (*b"QD", "QQDownload", Scheme::Shadow),
+    (*b"RN", "Rain", Scheme::Shadow),
+    (*b"SD", "Xunlei", Scheme::Shadow),
+    (*b"SG", "Swarmgate", Scheme::Shadow),
+    (*b"SZ", "Shareaza", Scheme::Shadow),
+    (*b"S~", "Shareaza", Scheme::Shadow),
+    (*b"TL", "Tribler", Scheme::Shadow),
+    (*b"TR", "Transmission", Scheme::Release),
+    (*b"UE", "µTorrent", Scheme::Release),
+    (*b"UM", "µTorrent", Scheme::Release),
+    (*b"UT", "µTorrent", Scheme::Release),
+    (*b"UW", "µTorrent", Scheme::Release),
+    (*b"VG", "Vagaa", Scheme::Shadow),
+    (*b"WD", "WebTorrent", Scheme::Shadow),
+    (*b"WW", "WebTorrent", Scheme::Shadow),
+    (*b"XF", "Xfplay", Scheme::Shadow),
+    (*b"XL", "Xunlei", Scheme::Shadow),
+    (*b"ZO", "Zona", Scheme::Shadow),
+    (*b"lt", "rTorrent", Scheme::Shadow),
+    (*b"qB", "qBittorrent", Scheme::Shadow),
+    (*b"rQ", "rqbit", Scheme::Shadow),
 ];
 
-/// The family of a Shadow-style id's first byte.
-fn shadow_family(code: u8) -> Option<&'static str> {
-    Some(match code {
-        b'A' => ABC,
-        b'O' => OSPREY,
-        b'Q' => BTQUEUE,
-        b'R' => TRIBLER,
-        b'S' => SHADOW,
-        b'T' => BITTORNADO,
-        b'U' => UPNP,
-        _ => return None,
-    })
+/// Shadow-style letters.
+const SHADOW: [(u8, &str); 7] = [
+    (b'A', "ABC"),
+    (b'O', "Osprey Permaseed"),
+    (b'Q', "BTQueue"),
+    (b'R', "Tribler"),
+    (b'S', "Shadow"),
+    (b'T', "BitTornado"),
+    (b'U', "UPnP NAT Bit Torrent"),
+];
+
+/// Mainline-style letters.
+const MAINLINE: [(u8, &str); 2] = [(b'M', "BitTorrent"), (b'Q', "Queen Bee")];
+
+/// The families of the custom prefixes ([`custom`]).
+const CUSTOM: [&str; 2] = ["aria2", "Tixati"];
+
+/// The family of a one-letter code in `table`.
+fn letter(table: &[(u8, &'static str)], code: u8) -> Option<&'static str> {
+    table.iter().find(|row| row.0 == code).map(|row| row.1)
 }
 
-/// The family of a Mainline-style id's first byte.
-fn mainline_family(code: u8) -> Option<&'static str> {
-    Some(match code {
-        b'M' => BITTORRENT,
-        b'Q' => QUEEN_BEE,
-        _ => return None,
-    })
+/// Every family [`identify_client`] can answer, some more than once.
+fn families() -> impl Iterator<Item = &'static str> {
+    let letters = SHADOW.iter().chain(&MAINLINE).map(|row| row.1);
+    AZUREUS.iter().map(|row| row.1).chain(letters).chain(CUSTOM)
 }
 
 /// The client that made `peer_id`, when it follows a convention this module knows (see the
@@ -260,9 +174,7 @@ pub fn identify_client(peer_id: &PeerId) -> Option<ClientId> {
 /// for BitTorrent, "Thunder" for Xunlei, and "libtorrent (rasterbar)" / "libtorrent (rakshasa)".
 /// Case folding is ASCII only.
 pub fn client_family(name: &str) -> Option<&'static str> {
-    FAMILIES
-        .iter()
-        .copied()
+    families()
         .find(|family| family.eq_ignore_ascii_case(name))
         .or_else(|| {
             ALIASES
@@ -277,7 +189,7 @@ fn custom(id: &[u8; 20]) -> Option<ClientId> {
     if id.starts_with(b"A2-") {
         let (version, _) = dashed_numbers(id, 3)?;
         return Some(ClientId {
-            family: ARIA2,
+            family: CUSTOM[0],
             version,
         });
     }
@@ -287,7 +199,7 @@ fn custom(id: &[u8; 20]) -> Option<ClientId> {
             *slot = decimal_digit(c)?;
         }
         return Some(ClientId {
-            family: TIXATI,
+            family: CUSTOM[1],
             version,
         });
     }
@@ -327,7 +239,7 @@ fn azureus(id: &[u8; 20]) -> Option<ClientId> {
 
 /// A letter from the Shadow table, up to four version characters, dashes through byte 5.
 fn shadow(id: &[u8; 20]) -> Option<ClientId> {
-    let family = shadow_family(id[0])?;
+    let family = letter(&SHADOW, id[0])?;
     let digits = id[1..6].iter().position(|&c| c == b'-')?;
     if id[1 + digits..6].iter().any(|&c| c != b'-') {
         return None;
@@ -341,7 +253,7 @@ fn shadow(id: &[u8; 20]) -> Option<ClientId> {
 
 /// A letter from the Mainline table, three dash-terminated numbers, dashes through byte 7.
 fn mainline(id: &[u8; 20]) -> Option<ClientId> {
-    let family = mainline_family(id[0])?;
+    let family = letter(&MAINLINE, id[0])?;
     let (version, end) = dashed_numbers(id, 1)?;
     if id
         .get(end..8)
@@ -549,32 +461,27 @@ mod tests {
     }
 
     #[test]
-    fn tables_are_sorted_and_consistent() {
+    fn tables_are_sorted_and_families_distinct() {
         assert!(
             AZUREUS.windows(2).all(|w| w[0].0 < w[1].0),
             "sorted, no duplicates"
         );
-        for (i, a) in FAMILIES.iter().enumerate() {
-            for b in &FAMILIES[i + 1..] {
-                assert!(!a.eq_ignore_ascii_case(b), "{a} and {b} collide");
-            }
-            assert_eq!(client_family(a), Some(*a));
+        let mut distinct: Vec<&str> = Vec::new();
+        for family in families() {
+            assert_eq!(client_family(family), Some(family));
             assert!(
                 !ALIASES
                     .iter()
-                    .any(|(alias, _)| alias.eq_ignore_ascii_case(a))
+                    .any(|(alias, _)| alias.eq_ignore_ascii_case(family))
             );
+            if !distinct.contains(&family) {
+                assert!(!distinct.iter().any(|d| d.eq_ignore_ascii_case(family)));
+                distinct.push(family);
+            }
         }
-        let mut families = AZUREUS.iter().map(|row| row.1).collect::<Vec<_>>();
-        families.extend((0..=255).filter_map(shadow_family));
-        families.extend((0..=255).filter_map(mainline_family));
-        families.extend([ARIA2, TIXATI]);
-        for family in &families {
-            assert_eq!(client_family(family), Some(*family));
-        }
-        for family in FAMILIES {
-            assert!(families.contains(&family), "{family} is never answered");
-        }
+        // A misspelt repeat ("uTorrent" in one row) would make a 44th family.
+        assert_eq!(distinct.len(), 43, "{distinct:?}");
+        assert!(ALIASES.iter().all(|(_, family)| distinct.contains(family)));
         for (code, family, _) in AZUREUS {
             let mut raw = *b"-XX0000-abcdefghijkl";
             raw[1..3].copy_from_slice(&code);
