@@ -233,12 +233,14 @@ impl Registry {
         shard.torrents.get(info_hash).map(stats).unwrap_or_default()
     }
 
-    /// Scrape counts for every torrent.
+    /// Scrape counts for every torrent. An open swarm forgotten for want of peers takes its
+    /// download count with it.
     pub(crate) fn scrape_all(&self) -> Vec<(InfoHashV1, ScrapeStats)> {
         let mut all = Vec::with_capacity(self.torrents.load(Ordering::Relaxed));
-        for shard in self.shards.iter() {
+        for (i, shard) in self.shards.iter().enumerate() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            shard.scrapes += 1;
+            // A full scrape counts once.
+            shard.scrapes += u64::from(i == 0);
             all.extend(shard.torrents.iter().map(|(h, s)| (*h, stats(s))));
         }
         all

@@ -48,7 +48,8 @@ pub struct TrackerStats {
     pub seeders: u64,
     /// Leechers over all torrents.
     pub leechers: u64,
-    /// Announces handled since start, accepted or not.
+    /// Well-formed announces handled since start, including those refused because the torrent
+    /// is not allowed or full (malformed and rate-limited ones count only in `refused`).
     pub announces: u64,
     /// Torrents scraped since start (a scrape naming three counts three).
     pub scrapes: u64,

@@ -7,4 +7,8 @@ mod interop;
 mod loopback;
 mod machine;
 mod props;
+mod server;
+#[cfg(all(feature = "client", feature = "server"))]
+mod server_io;
+mod server_props;
 mod spec;
