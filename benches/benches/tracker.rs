@@ -35,7 +35,7 @@ fn request(peer: u64) -> (AnnounceRequest, SocketAddr) {
     let mut id = [b'-'; 20];
     id[..8].copy_from_slice(&peer.to_le_bytes());
     let mut request = AnnounceRequest::new(hash(peer % TORRENTS), PeerId(id), 6881);
-    request.left = if peer % 3 == 0 { 0 } else { 1 << 20 };
+    request.left = if peer.is_multiple_of(3) { 0 } else { 1 << 20 };
     request.event = AnnounceEvent::None;
     request.numwant = Some(50);
     let source = SocketAddr::from(((0x0a00_0000u32 + peer as u32).to_be_bytes(), 6881));

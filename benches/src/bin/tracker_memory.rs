@@ -49,7 +49,7 @@ fn main() {
         id[8..16].copy_from_slice(&rng.next_u64().to_le_bytes());
         let hash = hashes[(n % torrents) as usize];
         let mut request = AnnounceRequest::new(hash, PeerId(id), 6881);
-        request.left = if n % 3 == 0 { 0 } else { 1 };
+        request.left = if n.is_multiple_of(3) { 0 } else { 1 };
         request.event = AnnounceEvent::Started;
         request.numwant = Some(0);
         let ip = (0x0a00_0000u32 + n as u32).to_be_bytes();
