@@ -11,10 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("hex {hash}  base32 {}", hash.to_base32());
 
     let id = PeerId::swarmgate(*b"random bytes");
-    println!(
-        "peer id {id} from {:?}",
-        id.client().and_then(|c| c.family())
-    );
+    if let Some(client) = id.client() {
+        println!("peer id {id} from {client}");
+    }
 
     let mut packed = Vec::new();
     encode_compact_peer("127.0.0.1:6881".parse()?, &mut packed);

@@ -6,7 +6,8 @@
 //!
 //! - [`InfoHashV1`], [`InfoHashV2`] and [`InfoHash`] (v1, v2 or hybrid), with their hex, base32
 //!   and multihash forms;
-//! - [`PeerId`] (BEP 20, Swarmgate's prefix `-SG0001-`) and client detection ([`ClientId`]);
+//! - [`PeerId`] (BEP 20, Swarmgate's prefix `-SG0001-`) and client identification from it
+//!   ([`identify_client`], [`ClientId`], [`client_family`]);
 //! - compact peers, IPv4 in 6 bytes and IPv6 in 18 ([`compact_peers_v4`], [`encode_compact_peer`]);
 //! - [`Geometry`]: pieces, the short last piece, and 16 KiB blocks ([`BLOCK_SIZE`]);
 //! - [`Bitfield`]: the BEP 3 piece set, checked on receipt and kept in its wire form;
@@ -22,7 +23,7 @@
 //! assert_eq!(hash.to_base32().len(), 32);
 //!
 //! let id = PeerId::swarmgate([7; 12]);
-//! assert_eq!(id.client().and_then(|c| c.family()), Some("Swarmgate"));
+//! assert_eq!(id.client().map(|c| c.family), Some("Swarmgate"));
 //!
 //! let geometry = Geometry::new(100_000, 32_768)?;
 //! assert_eq!(geometry.piece_count(), 4);
@@ -31,6 +32,7 @@
 //! ```
 
 mod bitfield;
+mod client_id;
 mod compact;
 mod error;
 mod geometry;
@@ -40,6 +42,7 @@ mod rng;
 mod text;
 
 pub use bitfield::{Bitfield, BitfieldError};
+pub use client_id::{ClientId, client_family, identify_client};
 pub use compact::{
     COMPACT_V4_LEN, COMPACT_V6_LEN, CompactPeers, compact_peers_v4, compact_peers_v6,
     decode_compact_peer, encode_compact_peer,
@@ -47,6 +50,6 @@ pub use compact::{
 pub use error::{GeometryError, LengthError, TextError};
 pub use geometry::{BLOCK_SIZE, BlockRef, Geometry, PieceIndex};
 pub use info_hash::{InfoHash, InfoHashV1, InfoHashV2};
-pub use peer_id::{ClientId, PeerId, SWARMGATE_PREFIX};
+pub use peer_id::{PeerId, SWARMGATE_PREFIX};
 pub use rng::SplitMix64;
 pub use text::{from_base32, from_hex, to_base32, to_hex};

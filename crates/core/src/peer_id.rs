@@ -1,11 +1,11 @@
 //! Peer ids (BEP 20): 20 bytes, Azureus style `-XXVVVV-` followed by random bytes.
 //!
-//! Ours start with `-SG0001-`. Telling clients apart matters to trackers (announce intervals per
-//! client family) and to logs, so the parser here recognises the Azureus and the older
-//! Shadow-style (`M7-2-1--`) conventions; it never fails, since any 20 bytes are a valid id.
+//! Ours start with `-SG0001-`. Any 20 bytes are a valid id; telling clients apart from them
+//! (announce intervals per client family, logs) is the `client_id` module's job.
 
 use std::fmt;
 
+use crate::client_id::{ClientId, identify_client};
 use crate::error::LengthError;
 
 /// Swarmgate's Azureus-style prefix: client code `SG`, version 0.0.0.1.
@@ -43,35 +43,10 @@ impl PeerId {
         &self.0
     }
 
-    /// The client that made this id, when it follows a known convention.
+    /// The client that made this id, when it follows a known BEP 20 convention (see
+    /// [`identify_client`]).
     pub fn client(&self) -> Option<ClientId> {
-        let id = &self.0;
-        // Azureus style: '-', two letters, four version characters, '-'.
-        if id[0] == b'-' && id[7] == b'-' && id[1..3].iter().all(u8::is_ascii_alphanumeric) {
-            let version = &id[3..7];
-            if version.iter().all(u8::is_ascii_alphanumeric) {
-                return Some(ClientId {
-                    code: [id[1], id[2]],
-                    version: std::array::from_fn(|i| version[i]),
-                });
-            }
-        }
-        // Mainline style: a letter, then "digit-digit-digit--" or similar.
-        if id[0].is_ascii_uppercase() && id[1].is_ascii_digit() && id[2] == b'-' {
-            let mut version = [b'0'; 4];
-            let mut n = 0;
-            for &c in &id[1..8] {
-                if c.is_ascii_digit() && n < 4 {
-                    version[n] = c;
-                    n += 1;
-                }
-            }
-            return Some(ClientId {
-                code: [id[0], b' '],
-                version,
-            });
-        }
-        None
+        identify_client(self)
     }
 }
 
@@ -95,38 +70,6 @@ impl fmt::Display for PeerId {
     }
 }
 
-/// A client identified from its peer id (BEP 20).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct ClientId {
-    /// The two-character client code (`SG`, `qB`, `TR`, `lt`, `AR`...); a mainline-style id gives
-    /// its one letter and a space.
-    pub code: [u8; 2],
-    /// The four version characters as they appear in the id.
-    pub version: [u8; 4],
-}
-
-impl ClientId {
-    /// The client's family name, when the code is a well-known one.
-    pub fn family(&self) -> Option<&'static str> {
-        Some(match &self.code {
-            b"SG" => "Swarmgate",
-            b"qB" => "qBittorrent",
-            b"TR" => "Transmission",
-            b"lt" | b"LT" => "libtorrent",
-            b"AR" | b"A2" => "aria2",
-            b"UT" => "uTorrent",
-            b"DE" => "Deluge",
-            b"WW" => "WebTorrent",
-            b"rq" | b"RQ" => "rqbit",
-            b"AZ" => "Vuze",
-            b"BI" => "BiglyBT",
-            b"KT" => "KTorrent",
-            b"M " => "BitTorrent mainline",
-            _ => return None,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,21 +80,7 @@ mod tests {
         assert_eq!(&id.0[..8], SWARMGATE_PREFIX);
         assert!(id.0.iter().all(u8::is_ascii_graphic));
         let client = id.client().unwrap();
-        assert_eq!(client.family(), Some("Swarmgate"));
-        assert_eq!(&client.version, b"0001");
-    }
-
-    #[test]
-    fn recognises_common_clients() {
-        let mut raw = *b"-TR3000-xxxxxxxxxxxx";
-        assert_eq!(PeerId(raw).client().unwrap().family(), Some("Transmission"));
-        raw[..8].copy_from_slice(b"-lt20F0-");
-        assert_eq!(PeerId(raw).client().unwrap().family(), Some("libtorrent"));
-        raw[..8].copy_from_slice(b"M7-2-1--");
-        let mainline = PeerId(raw).client().unwrap();
-        assert_eq!(mainline.family(), Some("BitTorrent mainline"));
-        assert_eq!(&mainline.version, b"7210");
-        assert_eq!(PeerId([0; 20]).client(), None);
+        assert_eq!((client.family, client.version), ("Swarmgate", [0, 0, 0, 1]));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct TrackerConfig {
     pub interval: Duration,
     /// The `min interval` sent to HTTP clients.
     pub min_interval: Duration,
-    /// Intervals for client families (BEP 20 names, as [`client_family`](crate::client_family)
+    /// Intervals for client families (BEP 20 names, as [`client_family`](swarmgate_core::client_family)
     /// knows them, matched without regard to case): `("qBittorrent", 900 s)` makes
     /// qBittorrent peers announce every 15 minutes whatever `interval` says.
     pub client_intervals: Vec<(String, Duration)>,

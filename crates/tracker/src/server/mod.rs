@@ -11,7 +11,6 @@
 //! table at most 7/8 full; an IPv6 peer 44 + 25. A torrent adds about 200 bytes. The figure for
 //! a million peers is measured in docs/PERFORMANCE.md.
 
-mod client_id;
 mod config;
 mod connection_id;
 mod http_handler;
@@ -27,7 +26,6 @@ mod udp_server;
 
 use std::time::Duration;
 
-pub use client_id::{ClientId, client_family, identify_client};
 pub use config::{Access, ConfigError, RateLimit, TrackerConfig};
 pub use http_handler::HttpAnswer;
 #[cfg(feature = "server")]
@@ -35,6 +33,8 @@ pub use http_server::serve_http;
 pub use tracker::{Announced, Tracker, TrackerStats};
 #[cfg(feature = "server")]
 pub use udp_server::serve_udp;
+
+use swarmgate_core::{client_family, identify_client};
 
 use crate::error::ParseError;
 

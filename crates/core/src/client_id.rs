@@ -29,8 +29,7 @@
 //! StellarPlayer) are ambiguous and left out.
 //!
 //! ```
-//! use swarmgate_core::PeerId;
-//! use swarmgate_tracker::{client_family, identify_client};
+//! use swarmgate_core::{PeerId, client_family, identify_client};
 //!
 //! let client = identify_client(&PeerId(*b"-qB4520-Z2ehs8JmGQa1")).expect("qBittorrent");
 //! assert_eq!((client.family, client.version), ("qBittorrent", [4, 5, 2, 0]));
@@ -40,7 +39,7 @@
 
 use std::fmt;
 
-use swarmgate_core::PeerId;
+use crate::PeerId;
 
 /// A BitTorrent client recognised from its peer id (BEP 20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -314,8 +313,8 @@ fn base36_digit(c: u8) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
+    use crate::SWARMGATE_PREFIX;
     use proptest::prelude::*;
-    use swarmgate_core::SWARMGATE_PREFIX;
 
     use super::*;
 
