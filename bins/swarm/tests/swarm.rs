@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 mod interop;
 #[path = "swarm/support.rs"]
 mod support;
+#[path = "swarm/tracker_interop.rs"]
+mod tracker_interop;
 
 fn swarm(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swarm"))

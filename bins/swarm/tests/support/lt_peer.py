@@ -8,9 +8,12 @@
       Seeds TORRENT from SAVE_DIR (the data must be there), announcing to the torrent's trackers.
       Prints "READY <port>" once seeding and known to its tracker, then runs until stdin closes.
   lt_peer.py leech SOURCE SAVE_DIR [--peer HOST:PORT]... [--timeout S]
+                   [--download-limit BYTES_PER_S] [--linger]
       Downloads SOURCE (a .torrent path or a magnet link) into SAVE_DIR from the given peers and
       the torrent's trackers. Prints "READY <port>", then "DONE" and exits 0 when complete;
-      exits 1 with a reason on timeout.
+      exits 1 with a reason on timeout. With --download-limit it reads commands from stdin, one
+      a line: "unlimit" lifts the limit. With --linger it stays after DONE (seeding, so that its
+      "completed" announce reaches the trackers) until stdin closes or the timeout.
 
 Every session speaks plain TCP (no uTP, no encryption), listens on 127.0.0.1 only, with DHT, LSD, UPnP and NAT-PMP off, several
 connections per IP allowed (all peers share 127.0.0.1), and loopback peers in the global peer
@@ -25,7 +28,7 @@ import time
 import libtorrent as lt
 
 
-def session(upload_limit=0):
+def session(upload_limit=0, download_limit=0):
     ses = lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False,
@@ -37,6 +40,7 @@ def session(upload_limit=0):
         "announce_to_all_trackers": True,
         "alert_mask": 0,
         "upload_rate_limit": upload_limit,
+        "download_rate_limit": download_limit,
         # Swarmgate speaks plain TCP (no uTP, no MSE encryption yet). libtorrent's defaults
         # would try uTP first and then an encrypted handshake, each timing out or reset before
         # plain TCP; under load those retries outlast a test. Go straight to what works.
@@ -111,8 +115,34 @@ def seed(args):
     return 0
 
 
+class Commands:
+    """Lines from stdin, read without blocking (select on the raw descriptor, no buffering)."""
+
+    def __init__(self):
+        self.fd = sys.stdin.fileno()
+        self.pending = b""
+        self.closed = False
+
+    def wait(self, seconds):
+        """The complete lines that arrive within `seconds` (sleeps that long once stdin closed)."""
+        if self.closed:
+            time.sleep(seconds)
+            return []
+        ready, _, _ = select.select([self.fd], [], [], seconds)
+        if not ready:
+            return []
+        chunk = os.read(self.fd, 4096)
+        if not chunk:
+            self.closed = True
+            return []
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        return [line.decode().strip() for line in lines]
+
+
 def leech(args):
-    ses = session()
+    ses = session(download_limit=args.download_limit)
+    commands = Commands() if args.download_limit or args.linger else None
     if args.source.startswith("magnet:"):
         params = lt.parse_magnet_uri(args.source)
     else:
@@ -128,12 +158,19 @@ def leech(args):
         status = handle.status()
         if status.is_seeding:
             print("DONE", flush=True)
+            while args.linger and not commands.closed and time.time() < end:
+                commands.wait(0.5)
             return 0
         # A peer added while the torrent was still checking its files is dropped: add again.
         if status.num_peers == 0 and time.time() - added > 2:
             add_peers(handle, args.peer)
             added = time.time()
-        time.sleep(0.1)
+        if commands is None:
+            time.sleep(0.1)
+            continue
+        for command in commands.wait(0.1):
+            if command == "unlimit":
+                ses.apply_settings({"download_rate_limit": 0})
     status = handle.status()
     print("TIMEOUT", status.state, status.progress, status.num_peers, flush=True)
     return 1
@@ -159,6 +196,8 @@ def main():
     l.add_argument("save")
     l.add_argument("--peer", action="append", default=[])
     l.add_argument("--timeout", type=float, default=120)
+    l.add_argument("--download-limit", type=int, default=0, help="bytes per second, 0 = none")
+    l.add_argument("--linger", action="store_true", help="stay after DONE until stdin closes")
     args = parser.parse_args()
     return {"create": create, "seed": seed, "leech": leech}[args.command](args) or 0
 
