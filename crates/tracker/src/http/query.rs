@@ -155,6 +155,21 @@ fn number<T: std::str::FromStr>(value: &[u8], field: &'static str) -> Result<T, 
         })
 }
 
+/// A `key` is opaque: libtorrent and Transmission send eight hex digits, aria2 eight random
+/// bytes. Hex digits are read as the number they write; anything else is folded into 32 bits
+/// (FNV-1a), which keeps equal keys equal, all a tracker needs of them.
+fn opaque_key(bytes: &[u8]) -> u32 {
+    let hex = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|text| !text.is_empty() && text.len() <= 8)
+        .and_then(|text| u32::from_str_radix(text, 16).ok());
+    hex.unwrap_or_else(|| {
+        bytes.iter().fold(0x811c_9dc5u32, |hash, &b| {
+            (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        })
+    })
+}
+
 fn info_hash(value: &[u8]) -> Result<InfoHashV1, ParseError> {
     let bytes = percent_decode(value, "info_hash")?;
     InfoHashV1::from_slice(&bytes).map_err(|_| ParseError::Length {
@@ -197,13 +212,7 @@ pub fn parse_announce_query(query: &[u8]) -> Result<AnnounceRequest, ParseError>
                 let n: i64 = number(value, "numwant")?;
                 request.numwant = u32::try_from(n).ok();
             }
-            b"key" => {
-                let hex = text(value, "key", "hex digits")?;
-                request.key = u32::from_str_radix(hex, 16).map_err(|_| ParseError::BadField {
-                    field: "key",
-                    expected: "at most 8 hex digits",
-                })?;
-            }
+            b"key" => request.key = opaque_key(&percent_decode(value, "key")?),
             b"trackerid" => request.tracker_id = Some(percent_decode(value, "trackerid")?),
             b"ip" => {
                 let decoded = percent_decode(value, "ip")?;
@@ -256,6 +265,19 @@ mod tests {
         assert_eq!(begin_query("http://t/a?k=v"), "http://t/a?k=v&");
         assert_eq!(begin_query("http://t/a?"), "http://t/a?");
         assert_eq!(begin_query("http://t/a?k=v&"), "http://t/a?k=v&");
+    }
+
+    #[test]
+    fn any_key_is_accepted() {
+        let base = "info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=aaaaaaaaaaaaaaaaaaaa&port=1&key=";
+        let parse = |key: &str| parse_announce_query(format!("{base}{key}").as_bytes());
+        assert_eq!(parse("0000ABCD").unwrap().key, 0xabcd);
+        // aria2 sends eight raw bytes.
+        let aria2 = parse("e%BD%89n%25%5E%97g").unwrap().key;
+        assert_eq!(aria2, parse("e%BD%89n%25%5E%97g").unwrap().key);
+        assert_ne!(aria2, parse("e%BD%89n%25%5E%97h").unwrap().key);
+        assert!(parse("").is_ok());
+        assert!(parse("123456789").is_ok());
     }
 
     #[test]
