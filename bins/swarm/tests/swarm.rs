@@ -11,6 +11,8 @@ mod interop;
 mod support;
 #[path = "swarm/tracker_interop.rs"]
 mod tracker_interop;
+#[path = "swarm/tracker_support.rs"]
+mod tracker_support;
 
 fn swarm(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swarm"))

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use swarmgate_tracker::ScrapeStats;
 
 use crate::support::{
-    Running, Tracker, aria2_tracked, hex_decode, lt_create, lt_leech, lt_leech_with, lt_seed,
-    sha256, swarm, transmission, write_random,
+    Running, hex_decode, lt_create, lt_leech, lt_seed, sha256, swarm, write_random,
 };
+use crate::tracker_support::{Tracker, aria2_tracked, lt_leech_with, transmission};
 
 const MIB: usize = 1024 * 1024;
 /// The longest a transfer may take.
