@@ -65,7 +65,12 @@ need python3 "apt-get install python3"
 need /usr/bin/time "apt-get install time"
 case " $TRACKERS " in *" opentracker "*) need opentracker "apt-get install opentracker" ;; esac
 
-PIDS=()
+PIDS=() # what we started and have not reaped yet: the exit trap stops them
+forget() { # PID: reaped, no longer ours to kill
+    local pid kept=()
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+    PIDS=("${kept[@]}")
+}
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -150,6 +155,7 @@ stop_tracker() {
     for _ in $(seq 1 50); do kill -0 "$TRACKER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$TRACKER_PID" 2>/dev/null && echo "NOTE: $name did not stop on SIGTERM within 5 s" >&2
     wait "$TRACKER_PID" 2>/dev/null || status=$?
+    forget "$TRACKER_PID"
     if [ "$name" = swarm ] && [ "$status" != 0 ]; then
         echo "NOTE: swarm tracker exited $status on SIGTERM (expected 0)" >&2
     fi
