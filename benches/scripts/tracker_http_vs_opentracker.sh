@@ -31,7 +31,8 @@
 # The tracker and wrk share the machine's cores: the table gives the tracker's CPU use (user +
 # system, from /proc/PID/stat, over the measured run) and wrk's (from /usr/bin/time) next to the
 # rate (100 % = one core: a wrk near 100 % means the load generator, not the tracker, is the
-# limit), and the tracker's peak RSS (VmHWM, read before it is stopped).
+# limit; the tracker's CPU time per answer is then the fairer figure), and the tracker's peak RSS
+# (VmHWM, read before it is stopped).
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
@@ -236,12 +237,12 @@ for tracker in $TRACKERS; do
 done
 
 echo
-echo "| tracker | connections | announces/s | answers | closed by server | tracker CPU % | wrk CPU % | tracker threads | peak RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| tracker | connections | announces/s | answers | closed by server | tracker CPU % | tracker CPU µs per answer | wrk CPU % | tracker threads | peak RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 awk -v ticks="$TICKS" '{
     secs = $4 / 1e6
-    printf "| %s | %s | %.0f | %d | %d | %.0f | %.0f | %d | %.1f |\n", $1, $2, $3 / secs, $3, $5, 100 * $6 / ticks / secs,
-        100 * $9 / secs, $8, $7 / 1024
+    printf "| %s | %s | %.0f | %d | %d | %.0f | %.1f | %.0f | %d | %.1f |\n", $1, $2, $3 / secs, $3, $5, 100 * $6 / ticks / secs,
+        1e6 * $6 / ticks / $3, 100 * $9 / secs, $8, $7 / 1024
 }' "$RESULTS"
 if grep -q '^swarm ' "$RESULTS" && grep -q '^opentracker ' "$RESULTS"; then
     echo

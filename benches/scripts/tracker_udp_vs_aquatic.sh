@@ -33,7 +33,8 @@
 # The table: responses/s (the load test's summary: connect + announce + scrape + error), announce
 # responses/s, answered % (responses / requests sent over the measured intervals: the load test
 # sends as fast as answers come back, so a tracker that drops datagrams shows below 100 %), peers
-# per announce answer, peers held after the run, the CPU use of the tracker and of the load test
+# per announce answer, peers held after the run (a tracker holding under half of what another one
+# holds is flagged: it did not do the same work), the CPU use of the tracker and of the load test
 # over the measured intervals (100 % = one core; the load test polls its sockets without blocking,
 # so it takes a whole core per worker), the tracker's threads and peak RSS (VmHWM, read before it
 # is stopped). The load test and the tracker share the machine's cores.
@@ -292,17 +293,28 @@ for scenario in $SCENARIOS; do
         echo "defaults: aquatic's defaults: $DEFAULT_TORRENTS torrents, $DEFAULT_PEERS peers, $DEFAULT_SOCKET_WORKERS tracker worker(s), $DEFAULT_LOAD_WORKERS load worker(s)"
     fi
     echo
-    echo "| tracker | workers | responses/s | announce responses/s | answered % | peers per announce | peers held | tracker CPU % | load test CPU % | tracker threads | peak RSS MiB |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    awk -v scenario="$scenario" -v ticks="$TICKS" -v secs="$MEASURE" '$1 == scenario {
-        workers = ($2 == "opentracker") ? "-" : $3
-        printf "| %s | %s | %.0f | %.0f | %.1f | %.1f | %d | %.0f | %.0f | %d | %.1f |\n", $2, workers, $5, $6, $7, $8, $9,
-            100 * $10 / ticks / secs, 100 * $11 / ticks / secs, $12, $13 / 1024
-    }' "$RESULTS"
-    awk -v scenario="$scenario" '$1 == scenario { rate[$2] = $5 }
+    echo "| tracker | workers | responses/s | announce responses/s | answered % | peers per announce | peers held | tracker CPU % | tracker CPU µs per response | load test CPU % | tracker threads | peak RSS MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    # A tracker holding under half the peers another one holds did not do the same work: flagged.
+    awk -v scenario="$scenario" -v ticks="$TICKS" -v secs="$MEASURE" '$1 == scenario { row[++n] = $0; if ($9 > most) most = $9 }
+        END {
+            for (i = 1; i <= n; i++) {
+                split(row[i], f, " ")
+                workers = (f[2] == "opentracker") ? "-" : f[3]
+                flag = (f[9] < most / 2) ? " (not like for like, see below)" : ""
+                printf "| %s%s | %s | %.0f | %.0f | %.1f | %.1f | %d | %.0f | %.1f | %.0f | %d | %.1f |\n", f[2], flag, workers,
+                    f[5], f[6], f[7], f[8], f[9], 100 * f[10] / ticks / secs, 1e6 * f[10] / ticks / (f[5] * secs),
+                    100 * f[11] / ticks / secs, f[12], f[13] / 1024
+                if (flag != "") notes = notes sprintf("\nNOTE: %s holds %d peers where another tracker holds %d: the load test sends every announce with the all-zero peer id and tells peers apart only by address and port, so a tracker that keys peers by peer id keeps about one peer a torrent and answers with almost none (%.1f peers per announce): its rate is not comparable.", f[2], f[9], most, f[8])
+            }
+            printf "%s", notes
+            if (notes != "") printf "\n"
+        }' "$RESULTS"
+    awk -v scenario="$scenario" '$1 == scenario { rate[$2] = $5; held[$2] = $9; if ($9 > most) most = $9 }
         END {
             if (rate["swarm"] > 0 && rate["aquatic"] > 0) printf "\nswarm / aquatic_udp: %.2fx", rate["swarm"] / rate["aquatic"]
             if (rate["swarm"] > 0 && rate["opentracker"] > 0) printf "; swarm / opentracker: %.2fx", rate["swarm"] / rate["opentracker"]
+            if (rate["swarm"] > 0 && held["swarm"] < most / 2) printf " (not comparable: see the note)"
             if (rate["swarm"] > 0) printf "\n"
         }' "$RESULTS"
 done
