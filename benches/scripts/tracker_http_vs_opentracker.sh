@@ -6,10 +6,11 @@
 #
 # Environment (arguments win): DURATION (seconds of each measured run, default 10), WORK_DIR
 # (default: a fresh mktemp -d, removed at exit; a WORK_DIR you name is kept, with every log),
-# WARMUP (seconds of each warm-up round, default 5; rounds repeat until all 100,000 peers announced), CONNECTIONS (wrk connections, default 32),
-# WRK_THREADS (default 1), TRACKERS (default "opentracker swarm"), SWARM (the swarm binary; default
-# target/release/swarm, built with `cargo build --release -p swarmgate-swarm` when missing),
-# SWARM_THREADS (passed as `swarm tracker --threads N` when set; unset = its default).
+# WARMUP (seconds of each warm-up round, default 5; rounds repeat until all 100,000 peers have
+# announced, 6 at most), CONNECTIONS (wrk connections, default 32), WRK_THREADS (default 1),
+# TRACKERS (default "opentracker swarm"), SWARM (the swarm binary; default target/release/swarm,
+# built with `cargo build --release -p swarmgate-swarm` when missing), SWARM_THREADS (passed as
+# `swarm tracker --threads N` when set; unset = its default, one per core).
 #
 # The load (benches/scripts/tracker/announce.lua): 10,000 torrents, 100,000 peers (10 a torrent, a
 # third of them seeders), compact=1, the tracker's default numwant. Every tracker is started fresh
@@ -108,7 +109,7 @@ case " $TRACKERS " in *" swarm "*)
     if ! "$SWARM" tracker --help >/dev/null 2>&1; then
         SWARM_NOTE="$SWARM has no 'tracker' subcommand (an older build?): the swarm rows are skipped"
         echo "NOTE: $SWARM_NOTE" >&2
-        TRACKERS=$(echo "$TRACKERS" | sed 's/\bswarm\b//')
+        TRACKERS=$(for t in $TRACKERS; do [ "$t" = swarm ] || echo "$t"; done)
     fi
     ;;
 esac
@@ -205,7 +206,9 @@ for tracker in $TRACKERS; do
             checked=$(summary "$log" checked)
             bad=$(summary "$log" bad)
             [ "$bad" = 0 ] || { cat "$log" >&2; fail "$run: $bad malformed or failed answers in the warm-up"; }
-            [ "$checked" = "$answers" ] && [ "$checked" -gt 0 ] || fail "$run: the warm-up checked $checked of $answers answers"
+            if [ "$checked" != "$answers" ] || [ "$checked" = 0 ]; then
+                fail "$run: the warm-up checked $checked of $answers answers"
+            fi
             announced=$((announced + checked))
             [ "$announced" -lt "$PEERS" ] || break
         done

@@ -122,7 +122,7 @@ case " $TRACKERS " in *" swarm "*)
     if ! "$SWARM" tracker --help >/dev/null 2>&1; then
         SWARM_NOTE="$SWARM has no 'tracker' subcommand (an older build?): the swarm rows are skipped"
         echo "NOTE: $SWARM_NOTE" >&2
-        TRACKERS=$(echo "$TRACKERS" | sed 's/\bswarm\b//')
+        TRACKERS=$(for t in $TRACKERS; do [ "$t" = swarm ] || echo "$t"; done)
     fi
     ;;
 esac
@@ -249,7 +249,7 @@ for scenario in $SCENARIOS; do
         wait_intervals "$out" $((WARMUP / INTERVAL)) "$load_pid"
         tracker_before=$(cpu_ticks "$TRACKER_PID")
         # The load test itself is timeout's child.
-        load_test_pid=$(cat "/proc/$load_pid/task/$load_pid/children" 2>/dev/null | awk '{ print $1 }')
+        load_test_pid=$(awk '{ print $1 }' "/proc/$load_pid/task/$load_pid/children" 2>/dev/null || true)
         load_before=$(cpu_ticks "${load_test_pid:-0}")
         wait_intervals "$out" $(((WARMUP + MEASURE) / INTERVAL)) "$load_pid" "${load_test_pid:-0}"
         tracker_after=$(cpu_ticks "$TRACKER_PID")
@@ -261,7 +261,9 @@ for scenario in $SCENARIOS; do
         responses=$(report "$out" "Average responses per second")
         announces=$(report "$out" "Announce responses")
         errors=$(report "$out" "Error responses")
-        [ -n "$responses" ] && [ -n "$announces" ] && [ -n "$errors" ] || fail "$run: could not read the load test's report ($out)"
+        if [ -z "$responses" ] || [ -z "$announces" ] || [ -z "$errors" ]; then
+            fail "$run: could not read the load test's report ($out)"
+        fi
         awk -v e="$errors" 'BEGIN { exit !(e == 0) }' || fail "$run: $errors error responses a second (see $out)"
         awk -v a="$announces" 'BEGIN { exit !(a > 0) }' || fail "$run: no announce responses (see $out)"
         # The measured intervals: the last MEASURE / 5 blocks before the report.

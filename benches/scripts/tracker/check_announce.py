@@ -6,7 +6,7 @@
 
 Prints one line about the answer and exits 0, or prints why it is malformed and exits 1. Used by
 the tracker benchmark scripts on one answer of each server, fetched with curl (HTTP) or sent by
-hand (UDP answers are not bencoded and are checked by udp_announce.py instead).
+hand (UDP answers are not bencoded: udp_check.py checks those).
 """
 
 import sys
