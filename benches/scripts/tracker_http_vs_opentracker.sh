@@ -259,7 +259,7 @@ WRK_VERSION=$(wrk -v 2>&1 | sed -n 's/^wrk \([^ ]*\).*/\1/p' || true)
 echo "load: wrk $WRK_VERSION, $WRK_THREADS thread(s), $CONNECTIONS connections, warm-up in rounds of ${WARMUP}s until every peer announced (every answer checked), then ${DURATION}s measured; benches/scripts/tracker/announce.lua"
 echo "swarms: 10,000 torrents, 100,000 peers (10 a torrent, 1/3 seeders), compact=1, default numwant, random torrent and peer per request, 1 in 10 event=started; the 10,000 info-hashes allowed on both trackers"
 echo "close rows: every request carries 'Connection: close'; opentracker closes after every answer in both rows, so keep-alive is not like for like"
-grep -q '^opentracker ' "$RESULTS" && echo "opentracker: Debian $(dpkg-query -W -f='${Version}' opentracker 2>/dev/null || echo '?'), one event loop thread, config listen.tcp + access.whitelist"
+grep -q '^opentracker ' "$RESULTS" && echo "opentracker: Debian $(dpkg-query -W -f='${Version}' opentracker 2>/dev/null || echo '?'), config listen.tcp + access.whitelist"
 grep -q '^swarm ' "$RESULTS" && echo "swarm: $SWARM tracker --http ADDR --allow-file WHITELIST${SWARM_THREADS:+ --threads $SWARM_THREADS}"
 [ -z "$SWARM_NOTE" ] || echo "NOTE: $SWARM_NOTE"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'); the tracker and wrk share them (loopback, same run)"
