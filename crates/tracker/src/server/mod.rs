@@ -7,9 +7,9 @@
 //! ([`Tracker::handle_http`], [`Tracker::handle_udp`]) turn requests into answers; the drivers
 //! (`serve_http`, `serve_udp`, feature `server`) only move bytes.
 //!
-//! Memory: an IPv4 peer is 32 bytes in its swarm's vector plus an index entry of 25 bytes in a
-//! table at most 7/8 full; an IPv6 peer 44 + 25. A torrent adds about 200 bytes. The figure for
-//! a million peers is measured in docs/PERFORMANCE.md.
+//! Memory: a peer is keyed by its address; an IPv4 peer is 12 bytes in its swarm's vector plus,
+//! in swarms of 32 peers or more, a 12-byte index entry; a torrent adds about 200 bytes. Measured
+//! with `tracker_memory` (benches/): 43 bytes per peer at 1,000,000 peers in 10,000 torrents.
 
 mod config;
 mod connection_id;

@@ -7,12 +7,12 @@
 //! other. Each shard also keeps its own counters (announces, scrapes, seeders, leechers) under
 //! the same lock, so counting costs no shared cache line; totals are summed on demand.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use swarmgate_core::{InfoHashV1, PeerId, SplitMix64, decode_compact_peer, encode_compact_peer};
+use swarmgate_core::{InfoHashV1, SplitMix64, decode_compact_peer, encode_compact_peer};
 
 use super::swarm::{PeerSet, Previous, Swarm};
 use crate::announce::{AnnounceEvent, ScrapeStats};
@@ -24,16 +24,15 @@ const SHARDS: usize = 64;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Arrival {
     pub(crate) info_hash: InfoHashV1,
-    pub(crate) peer_id: PeerId,
-    /// The address peers will be told (IP already canonical).
+    /// The address peers will be told (IP already canonical): the peer's identity.
     pub(crate) addr: SocketAddr,
     pub(crate) seeder: bool,
     pub(crate) event: AnnounceEvent,
     /// When the peer is forgotten unless it announces again (registry seconds).
     pub(crate) expires: u32,
     pub(crate) numwant: usize,
-    /// Create the swarm if it does not exist (open tracker).
-    pub(crate) create: bool,
+    /// Track the torrent even if it is not on the allow-list (open tracker).
+    pub(crate) open: bool,
     pub(crate) max_torrents: usize,
     pub(crate) max_peers: usize,
 }
@@ -61,6 +60,7 @@ pub(crate) enum Refused {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Totals {
     pub(crate) torrents: u64,
+    pub(crate) allowed: u64,
     pub(crate) seeders: u64,
     pub(crate) leechers: u64,
     pub(crate) announces: u64,
@@ -70,6 +70,7 @@ pub(crate) struct Totals {
 #[derive(Debug)]
 struct Shard {
     torrents: HashMap<InfoHashV1, Swarm>,
+    allowed: HashSet<InfoHashV1>,
     rng: SplitMix64,
     seeders: u64,
     leechers: u64,
@@ -120,21 +121,15 @@ fn apply<const N: usize>(
     out: &mut Vec<u8>,
 ) -> (Previous, Previous, usize) {
     if arrival.event == AnnounceEvent::Stopped {
-        return (set.remove(&arrival.peer_id), Previous::Absent, 0);
+        return (set.remove(&addr), Previous::Absent, 0);
     }
-    let before = set.upsert(arrival.peer_id, addr, arrival.seeder, arrival.expires);
+    let before = set.upsert(addr, arrival.seeder, arrival.expires);
     let after = if arrival.seeder {
         Previous::Seeder
     } else {
         Previous::Leecher
     };
-    let written = set.select(
-        arrival.seeder,
-        &arrival.peer_id,
-        arrival.numwant,
-        random,
-        out,
-    );
+    let written = set.select(arrival.seeder, &addr, arrival.numwant, random, out);
     (before, after, written)
 }
 
@@ -151,6 +146,7 @@ impl Registry {
             .map(|i| {
                 Mutex::new(Shard {
                     torrents: HashMap::new(),
+                    allowed: HashSet::new(),
                     rng: SplitMix64::new(seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                     seeders: 0,
                     leechers: 0,
@@ -183,9 +179,11 @@ impl Registry {
         let shard = &mut *guard;
         shard.announces += 1;
         let random = shard.rng.next_u64();
+        if !arrival.open && !shard.allowed.contains(&arrival.info_hash) {
+            return Err(Refused::NotAllowed);
+        }
         let swarm = match shard.torrents.get_mut(&arrival.info_hash) {
             Some(swarm) => swarm,
-            None if !arrival.create => return Err(Refused::NotAllowed),
             None if arrival.event == AnnounceEvent::Stopped => return Ok((Counts::default(), 0)),
             None => {
                 if self.torrents.load(Ordering::Relaxed) >= arrival.max_torrents {
@@ -195,28 +193,29 @@ impl Registry {
                 shard.torrents.entry(arrival.info_hash).or_default()
             }
         };
+        let mut compact = Vec::with_capacity(18);
+        encode_compact_peer(arrival.addr, &mut compact);
+        let (mut v4, mut v6) = ([0u8; 6], [0u8; 18]);
+        let is_v4 = arrival.addr.is_ipv4();
+        if is_v4 {
+            v4.copy_from_slice(&compact);
+        } else {
+            v6.copy_from_slice(&compact);
+        }
         if swarm.peers() >= arrival.max_peers && arrival.event != AnnounceEvent::Stopped {
-            let known = match arrival.addr {
-                SocketAddr::V4(_) => swarm.v4.contains(&arrival.peer_id),
-                SocketAddr::V6(_) => swarm.v6.contains(&arrival.peer_id),
+            let known = if is_v4 {
+                swarm.v4.contains(&v4)
+            } else {
+                swarm.v6.as_ref().is_some_and(|set| set.contains(&v6))
             };
             if !known {
                 return Err(Refused::TooManyPeers);
             }
         }
-        let mut compact = Vec::with_capacity(18);
-        encode_compact_peer(arrival.addr, &mut compact);
-        let (before, after, written) = match arrival.addr {
-            SocketAddr::V4(_) => {
-                let mut addr = [0u8; 6];
-                addr.copy_from_slice(&compact);
-                apply(&mut swarm.v4, arrival, addr, random, out)
-            }
-            SocketAddr::V6(_) => {
-                let mut addr = [0u8; 18];
-                addr.copy_from_slice(&compact);
-                apply(&mut swarm.v6, arrival, addr, random, out)
-            }
+        let (before, after, written) = if is_v4 {
+            apply(&mut swarm.v4, arrival, v4, random, out)
+        } else {
+            apply(swarm.v6_mut(), arrival, v6, random, out)
         };
         if arrival.event == AnnounceEvent::Completed && before != Previous::Seeder {
             swarm.downloaded = swarm.downloaded.saturating_add(1);
@@ -233,7 +232,7 @@ impl Registry {
         shard.torrents.get(info_hash).map(stats).unwrap_or_default()
     }
 
-    /// Scrape counts for every torrent. An open swarm forgotten for want of peers takes its
+    /// Scrape counts for every torrent with peers. A swarm forgotten for want of peers takes its
     /// download count with it.
     pub(crate) fn scrape_all(&self) -> Vec<(InfoHashV1, ScrapeStats)> {
         let mut all = Vec::with_capacity(self.torrents.load(Ordering::Relaxed));
@@ -246,20 +245,18 @@ impl Registry {
         all
     }
 
-    /// Puts a torrent on the allow-list; `false` if it already was.
+    /// Puts a torrent on the allow-list; `false` if it already was. The swarm itself is made by
+    /// the first announce: an allowed torrent costs its 20 bytes until then.
     pub(crate) fn register(&self, info_hash: InfoHashV1) -> bool {
-        let mut shard = self.shard(&info_hash);
-        let swarm = shard.torrents.entry(info_hash).or_insert_with(|| {
-            self.torrents.fetch_add(1, Ordering::Relaxed);
-            Swarm::default()
-        });
-        !std::mem::replace(&mut swarm.registered, true)
+        self.shard(&info_hash).allowed.insert(info_hash)
     }
 
-    /// Forgets a torrent and its peers; `false` if it was not tracked.
+    /// Takes a torrent off the allow-list and forgets its peers; `false` if it was neither
+    /// allowed nor tracked.
     pub(crate) fn unregister(&self, info_hash: &InfoHashV1) -> bool {
         let mut guard = self.shard(info_hash);
         let shard = &mut *guard;
+        let was_allowed = shard.allowed.remove(info_hash);
         match shard.torrents.remove(info_hash) {
             Some(swarm) => {
                 shard.seeders -= swarm.seeders() as u64;
@@ -267,14 +264,13 @@ impl Registry {
                 self.torrents.fetch_sub(1, Ordering::Relaxed);
                 true
             }
-            None => false,
+            None => was_allowed,
         }
     }
 
     /// Whether a torrent is on the allow-list.
     pub(crate) fn is_registered(&self, info_hash: &InfoHashV1) -> bool {
-        let shard = self.shard(info_hash);
-        shard.torrents.get(info_hash).is_some_and(|s| s.registered)
+        self.shard(info_hash).allowed.contains(info_hash)
     }
 
     /// Every peer of a torrent with whether it is a seeder.
@@ -284,14 +280,18 @@ impl Registry {
             return Vec::new();
         };
         let v4 = swarm.v4.addresses().map(|(a, s)| (a.to_vec(), s));
-        let v6 = swarm.v6.addresses().map(|(a, s)| (a.to_vec(), s));
+        let v6 = swarm
+            .v6
+            .iter()
+            .flat_map(|set| set.addresses().map(|(a, s)| (a.to_vec(), s)));
         v4.chain(v6)
             .filter_map(|(a, s)| decode_compact_peer(&a).ok().map(|addr| (addr, s)))
             .collect()
     }
 
-    /// Drops peers that expired at or before `now`, then swarms left empty that are not on the
-    /// allow-list; returns how many peers were dropped.
+    /// Drops peers that expired at or before `now`, then swarms left empty (an allowed torrent
+    /// stays allowed, and a new swarm is made by its next announce); returns how many peers
+    /// were dropped.
     pub(crate) fn purge(&self, now: u32) -> usize {
         let mut dropped_total = 0;
         for shard in self.shards.iter() {
@@ -300,11 +300,10 @@ impl Registry {
             let (mut seeders, mut leechers) = (0, 0);
             let before = shard.torrents.len();
             shard.torrents.retain(|_, swarm| {
-                for (s, l) in [swarm.v4.purge(now), swarm.v6.purge(now)] {
-                    seeders += s;
-                    leechers += l;
-                }
-                swarm.registered || swarm.peers() > 0
+                let (s, l) = swarm.purge(now);
+                seeders += s;
+                leechers += l;
+                swarm.peers() > 0
             });
             let removed = before - shard.torrents.len();
             self.torrents.fetch_sub(removed, Ordering::Relaxed);
@@ -322,6 +321,7 @@ impl Registry {
         };
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            totals.allowed += shard.allowed.len() as u64;
             totals.seeders += shard.seeders;
             totals.leechers += shard.leechers;
             totals.announces += shard.announces;

@@ -42,8 +42,10 @@ pub struct Announced {
 /// Counts and rates for monitoring.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TrackerStats {
-    /// Torrents tracked (with peers, or on the allow-list).
+    /// Torrents with peers.
     pub torrents: u64,
+    /// Torrents on the allow-list.
+    pub allowed: u64,
     /// Seeders over all torrents (a peer announcing over IPv4 and IPv6 counts twice).
     pub seeders: u64,
     /// Leechers over all torrents.
@@ -174,7 +176,9 @@ impl Tracker {
     ///
     /// `stopped` removes the peer and returns no peers; `completed` counts a download once per
     /// peer; `left == 0` makes the peer a seeder, who is sent leechers only. The peer's address
-    /// is `source`'s IP with `request.port`, or `request.ip` when the configuration trusts it.
+    /// is `source`'s IP with `request.port`, or `request.ip` when the configuration trusts it;
+    /// that address is the peer's identity in the swarm (a new peer id from the same address
+    /// replaces the old entry).
     pub fn announce(
         &self,
         now: Instant,
@@ -209,13 +213,12 @@ impl Tracker {
             .min(self.config.numwant_max);
         let arrival = Arrival {
             info_hash: request.info_hash,
-            peer_id: request.peer_id,
             addr: SocketAddr::new(ip, request.port),
             seeder: request.left == 0,
             event: request.event,
             expires: self.seconds(now).saturating_add(interval.saturating_mul(2)),
             numwant: numwant as usize,
-            create: self.config.access == Access::Open,
+            open: self.config.access == Access::Open,
             max_torrents: self.config.max_torrents,
             max_peers: self.config.max_peers_per_torrent,
         };
@@ -249,13 +252,14 @@ impl Tracker {
         self.registry.scrape_all()
     }
 
-    /// Puts a torrent on the allow-list (it is then tracked in either access mode, and kept
-    /// when it has no peers); `false` if it already was.
+    /// Puts a torrent on the allow-list (which only matters in [`Access::AllowList`] mode);
+    /// `false` if it already was.
     pub fn allow(&self, info_hash: InfoHashV1) -> bool {
         self.registry.register(info_hash)
     }
 
-    /// Forgets a torrent and all its peers; `false` if it was not tracked.
+    /// Takes a torrent off the allow-list and forgets its peers; `false` if it was neither
+    /// allowed nor tracked.
     pub fn disallow(&self, info_hash: &InfoHashV1) -> bool {
         self.registry.unregister(info_hash)
     }
@@ -299,6 +303,7 @@ impl Tracker {
         let rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
         TrackerStats {
             torrents: totals.torrents,
+            allowed: totals.allowed,
             seeders: totals.seeders,
             leechers: totals.leechers,
             announces: totals.announces,

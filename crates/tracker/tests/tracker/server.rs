@@ -225,16 +225,75 @@ fn an_allow_list_tracks_only_what_is_on_it() {
         addr(1),
     )
     .unwrap();
-    tracker.maintain(now + Duration::from_secs(1000));
+    let stats = tracker.stats();
+    assert_eq!((stats.torrents, stats.allowed, stats.leechers), (1, 1, 1));
+    let later = now + Duration::from_secs(1000);
+    tracker.maintain(later);
+    let stats = tracker.stats();
     assert_eq!(
-        tracker.stats().torrents,
-        1,
-        "a registered swarm stays when empty"
+        (stats.torrents, stats.allowed),
+        (0, 1),
+        "allowed, without peers"
     );
+    http(
+        &tracker,
+        later,
+        &request(2, 1, AnnounceEvent::Started),
+        addr(2),
+    )
+    .unwrap();
     assert!(tracker.disallow(&HASH));
     assert!(!tracker.is_allowed(&HASH));
-    assert_eq!(tracker.stats().torrents, 0);
-    assert!(http(&tracker, now, &request(1, 1, AnnounceEvent::None), addr(1)).is_err());
+    let stats = tracker.stats();
+    assert_eq!((stats.torrents, stats.allowed, stats.leechers), (0, 0, 0));
+    assert!(
+        http(
+            &tracker,
+            later,
+            &request(1, 1, AnnounceEvent::None),
+            addr(1)
+        )
+        .is_err()
+    );
+    assert!(!tracker.disallow(&HASH));
+}
+
+#[test]
+fn a_peer_is_its_address_not_its_peer_id() {
+    let now = Instant::now();
+    let tracker = Tracker::new(config(), now).unwrap();
+    let source = addr(1);
+    http(
+        &tracker,
+        now,
+        &request(1, 1, AnnounceEvent::Started),
+        source,
+    )
+    .unwrap();
+    // A restart with a new peer id from the same address and port is the same peer.
+    let r = http(
+        &tracker,
+        now,
+        &request(2, 1, AnnounceEvent::Started),
+        source,
+    )
+    .unwrap();
+    assert_eq!((r.incomplete, r.peers.len()), (Some(1), 0));
+    // Another port on the same address is another peer (two clients behind one NAT).
+    let mut other_port = request(3, 1, AnnounceEvent::Started);
+    other_port.port = 7000;
+    let r = http(&tracker, now, &other_port, source).unwrap();
+    assert_eq!(r.incomplete, Some(2));
+    assert_eq!(r.peers, [addr(1)]);
+    // Nobody can remove a peer by announcing `stopped` with its peer id from elsewhere.
+    http(
+        &tracker,
+        now,
+        &request(2, 1, AnnounceEvent::Stopped),
+        addr(9),
+    )
+    .unwrap();
+    assert_eq!(tracker.stats().leechers, 2);
 }
 
 #[test]
