@@ -47,6 +47,10 @@ pub(crate) struct PeerSet<const N: usize> {
     leechers: Vec<Peer<N>>,
     /// Address to slot, once the set has [`INDEX_FROM`] peers; below that a scan of two short
     /// vectors is as fast as a hash lookup, and most swarms are small.
+    #[expect(
+        clippy::box_collection,
+        reason = "boxed, an absent index costs 8 bytes per swarm and family instead of 48"
+    )]
     index: Option<Box<HashMap<[u8; N], u32>>>,
 }
 
