@@ -3,7 +3,8 @@
 //! UDP, in both directions; its HTTP and UDP scrapes count a held seeder and leecher and then the
 //! finished download; transmission-cli announces to it and is given the seeder. Each test starts
 //! its own tracker on free loopback ports and stops it with SIGINT, which must exit 0.
-//! Ignored unless those programs are installed (`.ci/run` installs them and runs these).
+//! Ignored unless those programs are installed (`.ci/run` installs them and runs these), except
+//! the runner's own checks, which need nothing.
 //!
 //! Client quirks these tests live with (aria2 1.36, libtorrent 2.0.8, Transmission 3.00):
 //! - aria2c sends UDP tracker packets from its DHT socket and skips UDP trackers when DHT is off
@@ -351,4 +352,41 @@ fn transmission_announces_and_is_given_the_seeder() {
         "transmission (given {given} peers): {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn the_runner_serves_then_stops_cleanly_on_sigterm() {
+    let tracker = Tracker::start();
+    let info_hash = [0x5a; 20];
+    let query = format!(
+        "/announce?info_hash={}&peer_id=-qB4520-abcdefghijkl&port=6881&left=0&compact=1",
+        crate::tracker_support::url_encode(&info_hash)
+    );
+    let body = tracker.http_get(&query);
+    assert!(
+        body.starts_with(b"d8:completei1e"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(tracker.scrape_udp(&info_hash).complete, 1);
+    let closing = tracker.stop_with("-TERM");
+    assert!(
+        closing.contains("1 announces") && closing.contains("1 seeders"),
+        "{closing}"
+    );
+}
+
+#[test]
+fn the_runner_refuses_bad_flags_in_one_line() {
+    let bare = swarm(&["tracker".to_owned()], Duration::from_secs(20));
+    assert_eq!(bare.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(
+        text.trim(),
+        "swarm: nothing to serve: give --http ADDR, --udp ADDR or both"
+    );
+    let bad_hash = ["tracker", "--udp", "127.0.0.1:0", "--allow", "not-a-hash"].map(str::to_owned);
+    let refused = swarm(&bad_hash, Duration::from_secs(20));
+    assert_eq!(refused.status.code(), Some(2), "clap rejects the value");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not an info-hash"));
 }

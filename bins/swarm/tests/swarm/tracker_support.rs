@@ -94,12 +94,17 @@ impl Running {
 
     /// Sends SIGINT (as Ctrl-C would) and waits for the exit, at most `timeout`.
     pub(crate) fn interrupt(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        self.signal("-INT", timeout)
+    }
+
+    /// Sends `signal` (`-INT`, `-TERM`) and waits for the exit, at most `timeout`.
+    pub(crate) fn signal(&mut self, signal: &str, timeout: Duration) -> std::process::ExitStatus {
         let sent = Command::new("kill")
-            .arg("-INT")
+            .arg(signal)
             .arg(self.child.id().to_string())
             .status()
             .expect("run kill");
-        assert!(sent.success(), "kill -INT failed");
+        assert!(sent.success(), "kill {signal} failed");
         self.wait_exit(timeout)
     }
 }
@@ -305,8 +310,14 @@ impl Tracker {
     }
 
     /// Ends the tracker with SIGINT; asserts it exits 0 and returns its closing line.
-    pub(crate) fn stop(mut self) -> String {
-        let status = self.process.interrupt(Duration::from_secs(10));
+    pub(crate) fn stop(self) -> String {
+        self.stop_with("-INT")
+    }
+
+    /// Ends the tracker with `signal` (`-INT`, `-TERM`); asserts it exits 0 and returns its
+    /// closing line.
+    pub(crate) fn stop_with(mut self, signal: &str) -> String {
+        let status = self.process.signal(signal, Duration::from_secs(10));
         assert!(status.success(), "swarm tracker exited with {status}");
         let lines = self
             .process
