@@ -8,6 +8,7 @@ mod download;
 mod format;
 mod show;
 mod tracker;
+mod webseed;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ enum Command {
     Download(download::DownloadArgs),
     /// Run a BitTorrent tracker (HTTP and UDP) until SIGINT or SIGTERM.
     Tracker(tracker::TrackerArgs),
+    /// Serve a file or a folder as a BEP 19 web seed and write its .torrent, until SIGINT or
+    /// SIGTERM.
+    Webseed(webseed::WebseedArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(&args),
         Command::Download(args) => download::run_download(&args),
         Command::Tracker(args) => tracker::run_tracker(&args),
+        Command::Webseed(args) => webseed::run_webseed(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

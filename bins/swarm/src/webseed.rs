@@ -1,0 +1,139 @@
+//! `swarm webseed`: serve a file or a folder as a BEP 19 web seed, and write the .torrent whose
+//! `url-list` points at it.
+//!
+//! The listener is bound first, so that `--addr 127.0.0.1:0` works: the torrent's `url-list`
+//! carries the port the system chose (`http://ADDR/`; BEP 19 clients append the name, and for a
+//! folder the file's path). The torrent is v1 only, with no pad files: aria2c reads only v1
+//! torrents and would ask the web seed for pad files as if they were real ones. The files are
+//! served from disk with positioned reads through swarmgate-webseed's router, until SIGINT or
+//! SIGTERM; then answers in flight get a few seconds to finish and the command exits 0.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use swarmgate_metainfo::TorrentBuilder;
+use swarmgate_webseed::{DirectorySource, ServerConfig, router, serve};
+use tokio::net::TcpListener;
+
+use crate::format::{parse_bytes, size};
+
+/// How long answers in flight may run on after SIGINT or SIGTERM.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Arguments of `swarm webseed`.
+#[derive(Args, Debug)]
+pub(crate) struct WebseedArgs {
+    /// The file or folder to serve.
+    path: PathBuf,
+    /// The address to serve on, as clients reach it (port 0: any free port; the torrent names
+    /// the one chosen).
+    #[arg(long, value_name = "ADDR")]
+    addr: SocketAddr,
+    /// Where to write the .torrent (replaced atomically if it exists).
+    #[arg(long, value_name = "FILE")]
+    torrent_out: PathBuf,
+    /// Piece length: a power of two from 16K to 256M (default: chosen for 1,250-2,500 pieces).
+    #[arg(long, value_name = "N", value_parser = parse_bytes)]
+    piece_length: Option<u64>,
+}
+
+pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
+    let path = args
+        .path
+        .canonicalize()
+        .with_context(|| format!("{}", args.path.display()))?;
+    let root = path
+        .parent()
+        .context("the path has no parent folder")?
+        .to_path_buf();
+    let listener = std::net::TcpListener::bind(args.addr)
+        .with_context(|| format!("listening on {}", args.addr))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let url = format!("http://{local}/");
+
+    let mut builder = TorrentBuilder::new(&path).web_seed(&url);
+    if let Some(length) = args.piece_length {
+        builder = builder.piece_length(length);
+    }
+    let created = builder
+        .build()
+        .with_context(|| format!("{}", path.display()))?;
+    write_atomically(&args.torrent_out, &created.bytes)?;
+    let torrent = Arc::new(created.torrent);
+    eprintln!(
+        "webseed: wrote {} ({}, {} pieces of {})",
+        args.torrent_out.display(),
+        size(torrent.data_length()),
+        torrent.piece_count(),
+        size(u64::from(torrent.piece_length()))
+    );
+
+    let source = DirectorySource::new().with(torrent.name(), Arc::clone(&torrent), root);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        let app = router(Arc::new(source), ServerConfig::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(serve(listener, app, async move {
+            // A dropped sender also means stop.
+            let _ = stop_rx.await;
+        }));
+        eprintln!("webseed: serving {} on {url}", path.display());
+        tokio::select! {
+            () = wait_for_signal() => {}
+            ended = &mut server => return ended.context("the server task failed")?.context("serving"),
+        }
+        let _ = stop_tx.send(());
+        // Let answers in flight finish, for a while.
+        if let Ok(ended) = tokio::time::timeout(DRAIN, server).await {
+            ended.context("the server task failed")?.context("serving")?;
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    eprintln!("webseed: stopped");
+    Ok(())
+}
+
+/// Writes to a temporary sibling and renames it into place: a crash leaves no half torrent.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temporary = path.with_extension(format!("torrent.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.with_context(|| format!("{}", path.display()))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    if interrupt.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
