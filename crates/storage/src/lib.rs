@@ -7,10 +7,18 @@
 //! syncs written files before the engine records pieces as done ([`TorrentStorage::flush`]).
 //! BEP 47 pad files are never written and read as zeros; symlink entries are not created.
 //!
+//! The gateway's metadata sits behind the [`MetadataStore`] trait: an [`Upload`] (its
+//! [`FileRecord`], [`TorrentRecord`], [`ChunkRecord`]s and Blossom [`Pubkey`] owners) is stored
+//! in one transaction, found again by [`Sha256`] or info-hash, listed newest first, and deleted
+//! with a report of the content no other file needs ([`Removed`]); named counters feed the
+//! statistics. [`SqliteStore`] keeps it in SQLite (WAL, `synchronous = FULL`, versioned
+//! migrations at open) through an r2d2 pool; [`MemoryStore`] keeps it in memory. Both pass the
+//! conformance suite that the `conformance` feature makes public for any further backend.
+//!
 //! It is synchronous (`std::fs`, `FileExt` positioned I/O) and has no tokio: the engine calls it
 //! from blocking threads, and one instance serves them all (`Send + Sync`, `&self` methods). It
 //! does not choose pieces, talk to peers or verify BEP 52 v2 merkle trees; it does not yet hold
-//! the gateway's metadata database or content store. Errors are [`StorageError`]s that tell a
+//! the gateway's content store. Errors are [`StorageError`]s that tell a
 //! full disk and data not on disk apart from other I/O failures.
 //!
 //! ```
@@ -47,7 +55,14 @@
 mod check;
 mod error;
 mod handles;
+mod meta;
 mod torrent_files;
 
 pub use error::StorageError;
+#[cfg(feature = "conformance")]
+pub use meta::conformance;
+pub use meta::{
+    COUNTER_MAX, ChunkRecord, FileRecord, Layout, MemoryStore, MetaError, MetadataStore, Pubkey,
+    Removed, SCHEMA_VERSION, Sha256, SqliteOptions, SqliteStore, TorrentRecord, Upload,
+};
 pub use torrent_files::{StorageOptions, TorrentStorage};

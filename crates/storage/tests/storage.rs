@@ -4,6 +4,8 @@
 mod storage {
     mod download;
     mod edges;
+    mod meta;
+    mod meta_crash;
     mod resume;
 }
 
