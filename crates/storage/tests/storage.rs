@@ -6,6 +6,7 @@ mod storage {
     mod edges;
     mod meta;
     mod meta_crash;
+    mod meta_model;
     mod resume;
 }
 

@@ -18,6 +18,7 @@ mod memory;
 mod record;
 mod schema;
 mod sqlite;
+mod sqlite_read;
 mod sqlite_rows;
 
 #[cfg(feature = "conformance")]
