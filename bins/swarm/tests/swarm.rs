@@ -13,6 +13,8 @@ mod support;
 mod tracker_interop;
 #[path = "swarm/tracker_support.rs"]
 mod tracker_support;
+#[path = "swarm/webseed_interop.rs"]
+mod webseed_interop;
 
 fn swarm(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swarm"))
