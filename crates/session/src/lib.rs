@@ -39,7 +39,8 @@ mod picker;
 
 #[cfg(feature = "tokio")]
 pub use driver::{
-    MagnetError, MagnetOptions, Phase, Progress, RunConfig, RunError, Summary, resolve_magnet, run,
+    FetchError, FetchFuture, MagnetError, MagnetOptions, Phase, PieceFetcher, Progress, RunConfig,
+    RunError, Summary, resolve_magnet, run,
 };
 pub use engine::{DisconnectReason, Engine, EngineConfig, EngineEvent, EngineStats, PieceCheck};
 pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};

@@ -245,6 +245,28 @@ impl PiecePicker {
         best.map(|(_, piece)| piece)
     }
 
+    /// A whole piece for a source that delivers pieces, not blocks (a BEP 19 web seed): every
+    /// block of it is requested from `source` at once. A started piece with no block requested
+    /// yet (reopened after a failure, or released) comes first, then the rarest new piece; a
+    /// piece others are already fetching is never split with a whole-piece source, so the
+    /// source's range request covers exactly one piece.
+    pub fn pick_whole_piece(&mut self, source: PeerKey) -> Option<PieceIndex> {
+        let reopened = self
+            .partial
+            .iter()
+            .position(|p| p.open as usize == p.blocks.len());
+        let i = match reopened {
+            Some(i) => i,
+            None => {
+                let piece = self.rarest_new_piece(&|_| true)?;
+                self.start_piece(piece)
+            }
+        };
+        let mut blocks = Vec::new();
+        self.request_open(i, source, usize::MAX, &mut blocks);
+        Some(self.partial[i].piece)
+    }
+
     /// The pieces started (first blocks requested) since the last call, in order.
     pub fn take_started(&mut self) -> Vec<PieceIndex> {
         std::mem::take(&mut self.started)

@@ -8,3 +8,5 @@ mod driver;
 mod sim;
 #[path = "session/swarm_sim.rs"]
 mod swarm_sim;
+#[path = "session/web_seed.rs"]
+mod web_seed;

@@ -11,6 +11,7 @@ mod announce;
 mod disk;
 mod magnet;
 mod net;
+mod web_seed;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,6 +36,7 @@ use announce::AnnounceTask;
 use disk::{Disk, DiskDone, DiskJob};
 pub use magnet::{MagnetError, MagnetOptions, resolve_magnet};
 use net::{Connection, Inbound};
+pub use web_seed::{FetchError, FetchFuture, PieceFetcher};
 
 /// Messages from the network waiting for the engine, at most: with reads of up to 256 KiB this
 /// bounds what sits between the sockets and the engine at 16 MiB.
@@ -71,6 +73,8 @@ pub struct RunConfig {
     /// re-verifies whatever a power cut lost, so the sync buys durability of "complete" at about
     /// 0.4 s per GB (measured). An interrupted run always syncs before it returns.
     pub sync_on_complete: bool,
+    /// Sources of whole pieces besides the peers (BEP 19 web seeds).
+    pub web_seeds: Vec<Arc<dyn PieceFetcher>>,
 }
 
 impl RunConfig {
@@ -87,6 +91,7 @@ impl RunConfig {
             max_peers: 50,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             sync_on_complete: false,
+            web_seeds: Vec::new(),
             seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
         }
     }
@@ -197,6 +202,11 @@ pub async fn run(
     engine_config.seed = config.seed_rng;
     let mut engine = Engine::new(engine_config, have, Instant::now());
     engine.add_peers(Instant::now(), config.peers.drain(..), Source::Manual);
+    let web_seeds: HashMap<PeerKey, Arc<dyn PieceFetcher>> = config
+        .web_seeds
+        .drain(..)
+        .map(|fetcher| (engine.add_web_seed(), fetcher))
+        .collect();
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
@@ -258,6 +268,11 @@ pub async fn run(
                     block_digests,
                 }),
                 EngineEvent::ReadBlock { key, block } => jobs.push(DiskJob::Read { key, block }),
+                EngineEvent::FetchPiece { key, piece } => {
+                    if let Some(fetcher) = web_seeds.get(&key) {
+                        web_seed::start_fetch(key, piece, Arc::clone(fetcher), inbound_tx.clone());
+                    }
+                }
                 EngineEvent::Complete => completed = true,
                 EngineEvent::PieceVerified(_)
                 | EngineEvent::PieceFailed { .. }
@@ -383,5 +398,9 @@ fn handle_inbound(
             engine.handle_peer_closed(now, key);
         }
         Inbound::Peers { addrs, source } => engine.add_peers(now, addrs, source),
+        Inbound::WebSeedPiece { key, piece, result } => match result {
+            Ok(data) => engine.handle_web_seed_piece(now, key, piece, data),
+            Err(_) => engine.handle_web_seed_failed(now, key, piece),
+        },
     }
 }

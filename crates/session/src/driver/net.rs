@@ -56,6 +56,11 @@ pub(crate) enum Inbound {
         addrs: Vec<SocketAddr>,
         source: Source,
     },
+    WebSeedPiece {
+        key: PeerKey,
+        piece: swarmgate_core::PieceIndex,
+        result: Result<Bytes, String>,
+    },
 }
 
 /// An open connection's outbound queue and the handles to stop its tasks.

@@ -19,8 +19,9 @@ mod peer;
 mod rate;
 mod react;
 mod types;
+mod web_seed;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -60,6 +61,7 @@ pub struct Engine {
     download_rate: rate::RateMeter,
     upload_rate: rate::RateMeter,
     complete_reported: bool,
+    web_seeds: BTreeMap<PeerKey, web_seed::WebSeed>,
 }
 
 impl Engine {
@@ -91,6 +93,7 @@ impl Engine {
             download_rate: rate::RateMeter::new(now),
             upload_rate: rate::RateMeter::new(now),
             complete_reported: false,
+            web_seeds: BTreeMap::new(),
             config,
         };
         engine.report_complete();
@@ -219,11 +222,13 @@ impl Engine {
 
     /// The verdict on a piece handed out with [`EngineEvent::VerifyPiece`].
     pub fn handle_piece_checked(&mut self, now: Instant, piece: PieceIndex, check: PieceCheck) {
-        if check.passed {
+        let passed = check.passed;
+        if passed {
             self.piece_passed(now, piece, check.block_digests);
         } else {
             self.piece_failed(now, piece, check.block_digests);
         }
+        self.web_seed_checked(piece, passed);
     }
 
     /// The data for an upload asked for with [`EngineEvent::ReadBlock`].
@@ -265,6 +270,7 @@ impl Engine {
             self.run_choker(now);
         }
         self.connect_more(now);
+        self.schedule_web_seeds();
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.

@@ -152,7 +152,7 @@ impl Engine {
         self.dirty.push(key);
     }
 
-    fn on_block(&mut self, now: Instant, key: PeerKey, block: BlockRef, data: Bytes) {
+    pub(super) fn on_block(&mut self, now: Instant, key: PeerKey, block: BlockRef, data: Bytes) {
         let length = data.len() as u64;
         match self.picker.received(key, block) {
             BlockOutcome::Accepted {
@@ -273,6 +273,13 @@ impl Engine {
             piece,
             senders: addrs.clone(),
         });
+        // A web seed that sent part of a failed piece is not trusted with more: it has no
+        // address to ban, and the piece is fetched again from someone else.
+        for key in &distinct {
+            if self.is_web_seed(*key) {
+                self.drop_web_seed(*key);
+            }
+        }
         if let [only] = distinct[..] {
             if let Some(&addr) = self.addresses.get(&only) {
                 self.ban(now, only, addr);

@@ -128,3 +128,97 @@ fn a_request_becomes_a_disk_read_and_then_a_block() {
     assert!(data.iter().all(|&b| b == 0xab));
     assert_eq!(seeder.stats(now).uploaded, u64::from(BLOCK_SIZE));
 }
+
+fn fetches(engine: &mut Engine) -> Vec<(PeerKey, PieceIndex)> {
+    std::iter::from_fn(|| engine.poll_event())
+        .filter_map(|e| match e {
+            EngineEvent::FetchPiece { key, piece } => Some((key, piece)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_web_seed_fetches_whole_pieces_one_at_a_time_until_complete() {
+    let now = Instant::now();
+    let mut engine = Engine::new(config(), Bitfield::new(4), now);
+    let seed = engine.add_web_seed();
+    let mut asked = fetches(&mut engine);
+    let mut done = Vec::new();
+    while let Some((key, piece)) = asked.pop() {
+        assert!(asked.is_empty(), "one piece in flight per web seed");
+        assert_eq!(key, seed);
+        assert!(!done.contains(&piece), "never a piece twice");
+        engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![0u8; 32_768]));
+        let events: Vec<EngineEvent> = std::iter::from_fn(|| engine.poll_event()).collect();
+        let writes = events
+            .iter()
+            .filter(|e| matches!(e, EngineEvent::WriteBlock { .. }))
+            .count();
+        assert_eq!(writes, 2, "two 16 KiB blocks");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, EngineEvent::VerifyPiece { .. }))
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, EngineEvent::FetchPiece { .. })),
+            "the next piece waits for this one's hash"
+        );
+        let passed = PieceCheck {
+            passed: true,
+            block_digests: None,
+        };
+        engine.handle_piece_checked(now, piece, passed);
+        asked.extend(fetches(&mut engine));
+        done.push(piece);
+    }
+    assert_eq!(done.len(), 4);
+    assert!(engine.is_complete());
+    assert_eq!(engine.stats(now).downloaded, 4 * 32_768);
+}
+
+#[test]
+fn a_failing_or_lying_web_seed_is_dropped() {
+    let now = Instant::now();
+    let mut engine = Engine::new(config(), Bitfield::new(4), now);
+    let seed = engine.add_web_seed();
+    for attempt in 1..=3 {
+        let asked = fetches(&mut engine);
+        assert_eq!(asked.len(), 1, "attempt {attempt}");
+        let (key, piece) = asked[0];
+        if attempt == 2 {
+            // A short body is a failed fetch, not data.
+            engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![0u8; 100]));
+        } else {
+            engine.handle_web_seed_failed(now, key, piece);
+        }
+    }
+    assert!(
+        fetches(&mut engine).is_empty(),
+        "given up after three failures"
+    );
+    assert_eq!(engine.web_seed_count(), 0);
+
+    let liar = engine.add_web_seed();
+    assert_ne!(liar, seed);
+    let (key, piece) = fetches(&mut engine)[0];
+    engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![1u8; 32_768]));
+    assert!(
+        fetches(&mut engine).is_empty(),
+        "nothing more before the hash"
+    );
+    let failed = PieceCheck {
+        passed: false,
+        block_digests: None,
+    };
+    engine.handle_piece_checked(now, piece, failed);
+    assert_eq!(engine.web_seed_count(), 0, "the liar is dropped");
+    assert!(fetches(&mut engine).is_empty(), "and gets nothing more");
+    // A late answer from a dropped seed is ignored, not written.
+    engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![1u8; 32_768]));
+    assert!(std::iter::from_fn(|| engine.poll_event()).next().is_none());
+    assert_eq!(engine.stats(now).hash_failures, 1);
+}

@@ -148,6 +148,14 @@ pub enum EngineEvent {
     },
     /// The picker began requesting blocks from more than one peer.
     EndgameStarted,
+    /// Fetch `piece` from web seed `key` (BEP 19) and report with `handle_web_seed_piece` or
+    /// `handle_web_seed_failed`.
+    FetchPiece {
+        /// The web seed, as `add_web_seed` returned it.
+        key: PeerKey,
+        /// The piece.
+        piece: PieceIndex,
+    },
     /// Every piece is verified.
     Complete,
 }

@@ -1,0 +1,48 @@
+//! Whole-piece sources for the driver (BEP 19 web seeds): what the engine's
+//! [`EngineEvent::FetchPiece`](crate::EngineEvent::FetchPiece) asks for is fetched on a task of
+//! its own and handed back through the inbound queue, like bytes from a peer.
+//!
+//! The driver knows a source only as a [`PieceFetcher`]: swarmgate-webseed's HTTP client is one,
+//! a test's in-memory source another. Verification is not the fetcher's business: the bytes go
+//! through the same write-then-hash path as blocks from peers.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use swarmgate_core::PieceIndex;
+use tokio::sync::mpsc;
+
+use super::net::Inbound;
+use crate::picker::PeerKey;
+
+/// Why a fetch gave nothing; the text is for logs, the engine only counts failures.
+pub type FetchError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future a fetch returns.
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send>>;
+
+/// A source that delivers whole pieces by index (a web seed).
+pub trait PieceFetcher: Send + Sync + fmt::Debug + 'static {
+    /// Fetches the exact bytes of `piece`.
+    fn fetch(self: Arc<Self>, piece: PieceIndex) -> FetchFuture;
+}
+
+/// Starts fetching `piece` from `fetcher` for web seed `key`; the result arrives as
+/// [`Inbound::WebSeedPiece`].
+pub(super) fn start_fetch(
+    key: PeerKey,
+    piece: PieceIndex,
+    fetcher: Arc<dyn PieceFetcher>,
+    inbound: mpsc::Sender<Inbound>,
+) {
+    tokio::spawn(async move {
+        let result = fetcher.fetch(piece).await.map_err(|e| e.to_string());
+        // A closed queue means the run is over: nobody wants the piece.
+        let _ = inbound
+            .send(Inbound::WebSeedPiece { key, piece, result })
+            .await;
+    });
+}
