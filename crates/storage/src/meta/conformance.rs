@@ -400,7 +400,8 @@ pub fn owners(store: &dyn MetadataStore) {
     assert!(store.files_of_owner(&sample_key(9)).unwrap().is_empty());
 }
 
-/// Counters start at 0, add up, saturate at [`COUNTER_MAX`] and list by name.
+/// Counters start at 0, add up (one by one or several at once), saturate at [`COUNTER_MAX`]
+/// and list by name.
 pub fn counters(store: &dyn MetadataStore) {
     assert_eq!(store.counter("bytes_served").unwrap(), 0);
     assert!(store.counters().unwrap().is_empty());
@@ -416,12 +417,23 @@ pub fn counters(store: &dyn MetadataStore) {
     assert_eq!(store.add_to_counter("big", 1).unwrap(), COUNTER_MAX);
     assert_eq!(store.add_to_counter("huge", u64::MAX).unwrap(), COUNTER_MAX);
     assert_eq!(store.counter("bytes_served").unwrap(), 42);
+    store.add_to_counters(&[]).unwrap();
+    let deltas = [
+        ("bytes_served", 8),
+        ("big", 1),
+        ("bytes_served", 50),
+        ("new", 3),
+    ];
+    store.add_to_counters(&deltas).unwrap();
+    assert_eq!(store.counter("bytes_served").unwrap(), 100);
+    assert_eq!(store.counter("new").unwrap(), 3);
     // By name, byte for byte: upper case before lower case.
     let expected = [
         ("Zähler", 1),
         ("big", COUNTER_MAX),
-        ("bytes_served", 42),
+        ("bytes_served", 100),
         ("huge", COUNTER_MAX),
+        ("new", 3),
     ];
     let expected: Vec<_> = expected.iter().map(|(n, v)| (n.to_string(), *v)).collect();
     assert_eq!(store.counters().unwrap(), expected);
@@ -440,8 +452,14 @@ pub fn concurrency(store: &dyn MetadataStore) {
                 scope.spawn(move || {
                     let mut won = 0;
                     for i in 0..ADDS {
-                        store.add_to_counter("hits", u64::from(t) + 1).unwrap();
-                        store.add_to_counter(&format!("thread-{t}"), 1).unwrap();
+                        let own = format!("thread-{t}");
+                        if i % 2 == 0 {
+                            store.add_to_counter("hits", u64::from(t) + 1).unwrap();
+                            store.add_to_counter(&own, 1).unwrap();
+                        } else {
+                            let deltas = [("hits", u64::from(t) + 1), (own.as_str(), 1)];
+                            store.add_to_counters(&deltas).unwrap();
+                        }
                         if i % 10 == 0 {
                             store
                                 .put(&sample_upload(1000 + t * ADDS + i, i % 3))

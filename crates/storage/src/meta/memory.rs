@@ -339,6 +339,15 @@ impl MetadataStore for MemoryStore {
         Ok(*value)
     }
 
+    fn add_to_counters(&self, deltas: &[(&str, u64)]) -> Result<(), MetaError> {
+        let mut inner = self.lock();
+        for (name, delta) in deltas {
+            let value = inner.counters.entry((*name).to_owned()).or_default();
+            *value = value.saturating_add(*delta).min(COUNTER_MAX);
+        }
+        Ok(())
+    }
+
     fn counter(&self, name: &str) -> Result<u64, MetaError> {
         Ok(self.lock().counters.get(name).copied().unwrap_or(0))
     }

@@ -93,6 +93,10 @@ pub trait MetadataStore: Send + Sync {
     /// at [`COUNTER_MAX`]. Concurrent adds are never lost.
     fn add_to_counter(&self, name: &str, delta: u64) -> Result<u64, MetaError>;
 
+    /// Adds each `(name, delta)` in turn, in one transaction (for SQLite: one fsync, where
+    /// separate adds pay one each): how a caller that counts in memory flushes its counts.
+    fn add_to_counters(&self, deltas: &[(&str, u64)]) -> Result<(), MetaError>;
+
     /// The value of the counter `name`; 0 when it was never added to.
     fn counter(&self, name: &str) -> Result<u64, MetaError>;
 

@@ -165,6 +165,19 @@ impl SqliteStore {
     }
 }
 
+/// Adds `delta` to counter `name`, saturating at `i64::MAX`; returns the new value.
+fn add_counter(conn: &Connection, name: &str, delta: u64) -> Result<u64, MetaError> {
+    let delta = i64::try_from(delta).unwrap_or(i64::MAX);
+    let value: i64 = conn
+        .prepare_cached(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE \
+             SET value = CASE WHEN value > 9223372036854775807 - excluded.value \
+             THEN 9223372036854775807 ELSE value + excluded.value END RETURNING value",
+        )?
+        .query_row(params![name, delta], |row| row.get(0))?;
+    unsigned(value, "counters", 0, name)
+}
+
 impl MetadataStore for SqliteStore {
     fn put(&self, upload: &Upload) -> Result<(), MetaError> {
         upload.check()?;
@@ -358,18 +371,24 @@ impl MetadataStore for SqliteStore {
     }
 
     fn add_to_counter(&self, name: &str, delta: u64) -> Result<u64, MetaError> {
-        let delta = i64::try_from(delta).unwrap_or(i64::MAX);
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value: i64 = tx
-            .prepare_cached(
-                "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE \
-                 SET value = CASE WHEN value > 9223372036854775807 - excluded.value \
-                 THEN 9223372036854775807 ELSE value + excluded.value END RETURNING value",
-            )?
-            .query_row(params![name, delta], |row| row.get(0))?;
+        let value = add_counter(&tx, name, delta)?;
         tx.commit()?;
-        unsigned(value, "counters", 0, name)
+        Ok(value)
+    }
+
+    fn add_to_counters(&self, deltas: &[(&str, u64)]) -> Result<(), MetaError> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (name, delta) in deltas {
+            add_counter(&tx, name, *delta)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn counter(&self, name: &str) -> Result<u64, MetaError> {

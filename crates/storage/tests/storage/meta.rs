@@ -228,11 +228,22 @@ fn commit_costs_are_reported() {
         store.add_to_counter("hits", 1).unwrap();
     }
     let counter = started.elapsed() / 100;
+    let names: Vec<String> = (0..10).map(|i| format!("stat-{i}")).collect();
+    let deltas: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 1)).collect();
+    let started = Instant::now();
+    for _ in 0..10 {
+        store.add_to_counters(&deltas).unwrap();
+    }
+    let batch = started.elapsed() / 10;
     let started = Instant::now();
     for n in 0..20 {
         store.put(&sample_upload(n, 512)).unwrap();
     }
     let put = started.elapsed() / 20;
     assert_eq!(store.counter("hits").unwrap(), 100);
-    eprintln!("one counter add: {counter:?}; one put of a 512-chunk (1 GiB) file: {put:?}");
+    assert_eq!(store.counter("stat-9").unwrap(), 10);
+    eprintln!(
+        "one counter add: {counter:?}; ten counters in one call: {batch:?}; \
+         one put of a 512-chunk (1 GiB) file: {put:?}"
+    );
 }

@@ -23,6 +23,7 @@ enum Op {
     AddOwner(u32, u8),
     RemoveOwner(u32, u8),
     Add(u8, u64),
+    AddMany(Vec<(u8, u64)>),
     List(u64, u32),
     Lookup(u32, u8),
     FilesOf(u8),
@@ -38,6 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (n.clone(), 0..4u8).prop_map(|(n, k)| Op::AddOwner(n, k)),
         1 => (n.clone(), 0..4u8).prop_map(|(n, k)| Op::RemoveOwner(n, k)),
         1 => (0..3u8, prop_oneof![0..100u64, Just(u64::MAX)]).prop_map(|(c, d)| Op::Add(c, d)),
+        1 => proptest::collection::vec((0..3u8, 0..100u64), 0..4).prop_map(Op::AddMany),
         1 => (0..12u64, 0..6u32).prop_map(|(o, l)| Op::List(o, l)),
         1 => (n.clone(), 0..3u8).prop_map(|(n, form)| Op::Lookup(n, form)),
         1 => (0..4u8).prop_map(Op::FilesOf),
@@ -91,6 +93,11 @@ fn apply(store: &dyn MetadataStore, op: &Op) -> String {
         Op::AddOwner(n, k) => answer(store.add_owner(&sha(*n), &sample_key(*k))),
         Op::RemoveOwner(n, k) => answer(store.remove_owner(&sha(*n), &sample_key(*k))),
         Op::Add(c, delta) => answer(store.add_to_counter(&format!("c{c}"), *delta)),
+        Op::AddMany(deltas) => {
+            let names: Vec<_> = deltas.iter().map(|(c, d)| (format!("c{c}"), *d)).collect();
+            let deltas: Vec<_> = names.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+            answer(store.add_to_counters(&deltas))
+        }
         Op::List(offset, limit) => answer(store.list(*offset, *limit)),
         Op::Lookup(n, form) => {
             let hash = sample_upload(*n, 0).torrent.info_hash;
