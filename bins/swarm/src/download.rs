@@ -47,6 +47,9 @@ pub(crate) struct DownloadArgs {
     /// Do not announce to the torrent's trackers (use --peer).
     #[arg(long)]
     no_trackers: bool,
+    /// Do not fetch from the torrent's web seeds (its url-list, BEP 19).
+    #[arg(long)]
+    no_web_seeds: bool,
     /// Sync the files to disk (fdatasync) on completion, before exiting. Ctrl+C always syncs.
     #[arg(long)]
     sync: bool,
@@ -107,6 +110,7 @@ async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
     config.peers = peers;
     config.trackers = trackers;
     config.use_trackers = !args.no_trackers;
+    config.use_web_seeds = !args.no_web_seeds;
     config.seed = args.seed;
     config.max_peers = args.max_peers.max(1);
     config.sync_on_complete = args.sync;

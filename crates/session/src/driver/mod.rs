@@ -73,12 +73,15 @@ pub struct RunConfig {
     /// re-verifies whatever a power cut lost, so the sync buys durability of "complete" at about
     /// 0.4 s per GB (measured). An interrupted run always syncs before it returns.
     pub sync_on_complete: bool,
-    /// Sources of whole pieces besides the peers (BEP 19 web seeds).
+    /// Fetch from the torrent's own web seeds (its `url-list`, BEP 19).
+    pub use_web_seeds: bool,
+    /// Sources of whole pieces besides the peers and the torrent's web seeds.
     pub web_seeds: Vec<Arc<dyn PieceFetcher>>,
 }
 
 impl RunConfig {
-    /// Defaults: trackers on, no listener, 50 peers, stop when complete.
+    /// Defaults: trackers and the torrent's web seeds on, no listener, 50 peers, stop when
+    /// complete.
     pub fn new(output: impl Into<PathBuf>, peer_id: PeerId) -> Self {
         Self {
             output: output.into(),
@@ -91,6 +94,7 @@ impl RunConfig {
             max_peers: 50,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             sync_on_complete: false,
+            use_web_seeds: true,
             web_seeds: Vec::new(),
             seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
         }
@@ -202,6 +206,12 @@ pub async fn run(
     engine_config.seed = config.seed_rng;
     let mut engine = Engine::new(engine_config, have, Instant::now());
     engine.add_peers(Instant::now(), config.peers.drain(..), Source::Manual);
+    if config.use_web_seeds && !engine.is_complete() {
+        for url in torrent.web_seeds() {
+            let seed = swarmgate_webseed::WebSeed::new(url.clone(), Arc::clone(&torrent));
+            config.web_seeds.push(Arc::new(seed));
+        }
+    }
     let web_seeds: HashMap<PeerKey, Arc<dyn PieceFetcher>> = config
         .web_seeds
         .drain(..)

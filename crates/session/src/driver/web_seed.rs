@@ -2,9 +2,13 @@
 //! [`EngineEvent::FetchPiece`](crate::EngineEvent::FetchPiece) asks for is fetched on a task of
 //! its own and handed back through the inbound queue, like bytes from a peer.
 //!
-//! The driver knows a source only as a [`PieceFetcher`]: swarmgate-webseed's HTTP client is one,
-//! a test's in-memory source another. Verification is not the fetcher's business: the bytes go
-//! through the same write-then-hash path as blocks from peers.
+//! The driver knows a source only as a [`PieceFetcher`]: swarmgate-webseed's HTTP client is one
+//! (the torrent's `url-list` entries become fetchers unless [`RunConfig::use_web_seeds`] is off),
+//! a test's in-memory source another. Whatever a fetcher checks itself (the HTTP client verifies
+//! SHA-1, so a lying server shows up as failed fetches), the bytes go through the same
+//! write-then-hash path as blocks from peers.
+//!
+//! [`RunConfig::use_web_seeds`]: super::RunConfig::use_web_seeds
 
 use std::fmt;
 use std::future::Future;
@@ -28,6 +32,12 @@ pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + 
 pub trait PieceFetcher: Send + Sync + fmt::Debug + 'static {
     /// Fetches the exact bytes of `piece`.
     fn fetch(self: Arc<Self>, piece: PieceIndex) -> FetchFuture;
+}
+
+impl PieceFetcher for swarmgate_webseed::WebSeed {
+    fn fetch(self: Arc<Self>, piece: PieceIndex) -> FetchFuture {
+        Box::pin(async move { Ok(self.fetch_piece(piece).await?) })
+    }
 }
 
 /// Starts fetching `piece` from `fetcher` for web seed `key`; the result arrives as
