@@ -15,11 +15,20 @@
 //! migrations at open) through an r2d2 pool; [`MemoryStore`] keeps it in memory. Both pass the
 //! conformance suite that the `conformance` feature makes public for any further backend.
 //!
+//! The gateway's file bytes sit behind the [`ContentStore`] trait: [`ContentStore::ingest`]
+//! streams an upload to a temporary file while hashing it (the file's sha256, each chunk's, and
+//! the SHA-1 pieces of its v1 torrent, on three threads) and makes it visible by an atomic rename
+//! once synced; files under a threshold (100 MiB) are one blob, larger ones 2 MiB chunks that are
+//! each one torrent piece, identical chunks stored once. Any byte range of any file reads back
+//! without loading the file ([`ContentStore::read_exact_at`], [`ContentReader`]), and
+//! [`PieceSource`] serves a stored file as torrent pieces through the byte-bounded LRU
+//! [`PieceCache`]. [`FsContentStore`] keeps files under `data/` and cleans up after a crash at
+//! open; [`MemoryContentStore`] keeps them in memory; both pass the content conformance suite.
+//!
 //! It is synchronous (`std::fs`, `FileExt` positioned I/O) and has no tokio: the engine calls it
 //! from blocking threads, and one instance serves them all (`Send + Sync`, `&self` methods). It
-//! does not choose pieces, talk to peers or verify BEP 52 v2 merkle trees; it does not yet hold
-//! the gateway's content store. Errors are [`StorageError`]s that tell a
-//! full disk and data not on disk apart from other I/O failures.
+//! does not choose pieces, talk to peers or verify BEP 52 v2 merkle trees. Errors are
+//! [`StorageError`]s that tell a full disk and data not on disk apart from other I/O failures.
 //!
 //! ```
 //! use swarmgate_core::{BlockRef, PieceIndex};
@@ -52,12 +61,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cache;
 mod check;
+mod content;
 mod error;
 mod handles;
 mod meta;
 mod torrent_files;
 
+pub use cache::{CacheId, CacheStats, PieceCache, PieceKey};
+#[cfg(feature = "conformance")]
+pub use content::conformance as content_conformance;
+pub use content::{
+    CHUNK_SIZE, ContentError, ContentOptions, ContentReader, ContentStore, DEFAULT_BLOB_THRESHOLD,
+    FsContentStore, IngestOptions, Ingested, MemoryContentStore, PIECE_LENGTH, PieceSource,
+    Recovery, RemovedContent, StoredFile,
+};
 pub use error::StorageError;
 #[cfg(feature = "conformance")]
 pub use meta::conformance;

@@ -2,6 +2,9 @@
 //! builder, or hand-encoded) downloaded into temporary folders block by block.
 
 mod storage {
+    mod cache;
+    mod content;
+    mod content_crash;
     mod download;
     mod edges;
     mod meta;

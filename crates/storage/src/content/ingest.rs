@@ -1,0 +1,426 @@
+//! Streaming an upload into `data/tmp` while hashing it (SHA-256 addresses, BEP 3 SHA-1 pieces),
+//! on three threads.
+//!
+//! Three hash passes cover every byte: the SHA-256 of the whole file (its address), the SHA-256
+//! of each 2 MiB chunk (their addresses, for a chunked file) and the SHA-1 of each 2 MiB piece
+//! (the v1 torrent, so the gateway needs no second read). They run as a pipeline:
+//!
+//! - the calling thread reads the upload into 1 MiB buffers and hashes the whole file;
+//! - the writer thread writes the temporary file(s) and hashes the chunks;
+//! - the piece thread hashes the SHA-1 pieces (only when asked for);
+//! - a fourth, mostly idle thread `fdatasync`s finished chunk files (and a growing blob every
+//!   16 MiB), so the disk writes back while hashing goes on and the final sync is short.
+//!
+//! Buffers are shared (`Arc<Vec<u8>>`, no copy) and recycled: each consumer hands its reference
+//! back, and the reader reuses a buffer once both have (`Arc::try_unwrap`); at most 8 are in
+//! flight, so memory stays at 8 MiB whatever the upload size. A consumer that fails raises a
+//! flag and keeps draining, so nobody blocks; the reader stops at the flag.
+//!
+//! The layout needs the size, which a stream tells only at its end. Without an announced size
+//! the writer starts a single blob file; when the bytes reach the threshold it splits what it
+//! wrote into chunk files (reading it back from the page cache, hashing each chunk) and goes on
+//! in chunks. With an announced size at or above the threshold it writes chunks from the start.
+//! Either way the chunk hashes of a file that stays a blob are never computed.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+
+use sha1::Sha1;
+use sha2::Digest;
+
+use crate::content::sink::Sink;
+use crate::content::{ContentError, IngestOptions, PIECE_LENGTH};
+use crate::meta::Sha256;
+
+/// The read size; it divides [`CHUNK_SIZE`], so chunk boundaries fall between buffers.
+const BUFFER: usize = 1 << 20;
+const _: () = assert!(crate::content::CHUNK_SIZE as usize % BUFFER == 0);
+/// The most buffers in flight.
+const IN_FLIGHT: usize = 8;
+
+/// An upload written to temporary files, synced, hashed, not yet visible.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    pub(crate) sha256: Sha256,
+    pub(crate) size: u64,
+    pub(crate) piece_sha1: Vec<[u8; 20]>,
+    pub(crate) body: StagedBody,
+}
+
+/// The temporary files of a staged upload.
+#[derive(Debug)]
+pub(crate) enum StagedBody {
+    /// One file holding the whole upload.
+    Blob(PathBuf),
+    /// One file per chunk, in order.
+    Chunked(Vec<StagedChunk>),
+}
+
+/// One chunk written to a temporary file.
+#[derive(Debug)]
+pub(crate) struct StagedChunk {
+    pub(crate) sha256: Sha256,
+    pub(crate) size: u32,
+    pub(crate) path: PathBuf,
+}
+
+impl Staged {
+    /// Removes the temporary files (best effort: whatever remains is cleaned at next open).
+    pub(crate) fn discard(&self) {
+        match &self.body {
+            StagedBody::Blob(path) => {
+                let _ = std::fs::remove_file(path);
+            }
+            StagedBody::Chunked(chunks) => {
+                for chunk in chunks {
+                    let _ = std::fs::remove_file(&chunk.path);
+                }
+            }
+        }
+    }
+}
+
+/// A buffer in flight: `len` valid bytes.
+struct Filled {
+    buf: Arc<Vec<u8>>,
+    len: usize,
+}
+
+/// Streams `reader` into temporary files named `<id>.*` under `tmp`, choosing blob or chunks by
+/// `threshold` (files of at least `threshold` bytes are chunked). On error nothing is left.
+pub(crate) fn stage(
+    tmp: &Path,
+    id: &str,
+    threshold: u64,
+    reader: &mut dyn Read,
+    options: &IngestOptions,
+) -> Result<Staged, ContentError> {
+    options.check()?;
+    let abort = AtomicBool::new(false);
+    let chunked_from_start = options.expected_size.is_some_and(|size| size >= threshold);
+    std::thread::scope(|scope| {
+        let (returns, returned) = mpsc::channel::<Arc<Vec<u8>>>();
+        let (to_writer, writer_input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
+        let (to_syncer, syncer_input) = mpsc::channel::<(File, PathBuf)>();
+        let syncer = scope.spawn(|| sync_loop(syncer_input, &abort));
+        let sink = Sink::new(tmp, id, threshold, chunked_from_start, to_syncer);
+        let writer_returns = returns.clone();
+        let writer = scope.spawn(|| write_loop(writer_input, writer_returns, sink, &abort));
+        let (to_hasher, hasher) = if options.piece_hashes {
+            let (sender, input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
+            let hasher_returns = returns.clone();
+            let handle = scope.spawn(|| piece_loop(input, hasher_returns, &abort));
+            (Some(sender), Some(handle))
+        } else {
+            (None, None)
+        };
+        drop(returns);
+        let read = read_loop(reader, options, &returned, &to_writer, to_hasher.as_ref());
+        if read.is_err() {
+            abort.store(true, Ordering::SeqCst);
+        }
+        drop(to_writer);
+        drop(to_hasher);
+        let written = join(writer);
+        let pieces = hasher.map(join).transpose();
+        let synced = join(syncer);
+        let staged = (|| {
+            let (sha256, size) = read?;
+            let body = written?;
+            let piece_sha1 = match pieces? {
+                None => Vec::new(),
+                Some(Some(pieces)) => pieces,
+                Some(None) => return Err(ContentError::corrupt("ingest", "aborted")),
+            };
+            synced?;
+            let body = body.ok_or_else(|| ContentError::corrupt("ingest", "aborted"))?;
+            Ok(Staged {
+                sha256,
+                size,
+                piece_sha1,
+                body,
+            })
+        })();
+        if staged.is_err() {
+            // The writer removed what it wrote when it saw the failure; this also catches the
+            // finished files of a failed sync. Nothing of a failed ingest is kept.
+            clean_prefix(tmp, id);
+        }
+        staged
+    })
+}
+
+/// Removes every `<id>.*` file under `tmp`.
+fn clean_prefix(tmp: &Path, id: &str) {
+    let prefix = format!("{id}.");
+    if let Ok(entries) = std::fs::read_dir(tmp) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Joins a pipeline thread, passing a panic on.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// The calling thread's part: read, limit, hash the whole file, hand buffers on.
+fn read_loop(
+    reader: &mut dyn Read,
+    options: &IngestOptions,
+    returned: &mpsc::Receiver<Arc<Vec<u8>>>,
+    to_writer: &mpsc::SyncSender<Filled>,
+    to_hasher: Option<&mpsc::SyncSender<Filled>>,
+) -> Result<(Sha256, u64), ContentError> {
+    let mut hasher = sha2::Sha256::new();
+    let mut total: u64 = 0;
+    let mut allocated = 0usize;
+    let consumer_failed = || ContentError::corrupt("ingest", "aborted");
+    loop {
+        let mut buf = next_buffer(returned, &mut allocated);
+        let len = fill(reader, &mut buf).map_err(|source| ContentError::Read { source })?;
+        total += len as u64;
+        // The announced length is at most the limit (checked up front), so an overlong upload
+        // that announced its length is a mismatch, as in every store.
+        if let Some(expected) = options.expected_size {
+            if total > expected {
+                return Err(ContentError::SizeMismatch {
+                    expected,
+                    actual: total,
+                });
+            }
+        }
+        if total > options.max_size {
+            return Err(ContentError::TooLarge {
+                limit: options.max_size,
+            });
+        }
+        if len == 0 {
+            break;
+        }
+        hasher.update(&buf[..len]);
+        let buf = Arc::new(buf);
+        if let Some(to_hasher) = to_hasher {
+            let filled = Filled {
+                buf: Arc::clone(&buf),
+                len,
+            };
+            to_hasher.send(filled).map_err(|_| consumer_failed())?;
+        }
+        to_writer
+            .send(Filled { buf, len })
+            .map_err(|_| consumer_failed())?;
+        if len < BUFFER {
+            break;
+        }
+    }
+    if let Some(expected) = options.expected_size {
+        if total != expected {
+            return Err(ContentError::SizeMismatch {
+                expected,
+                actual: total,
+            });
+        }
+    }
+    Ok((Sha256(hasher.finalize().into()), total))
+}
+
+/// A buffer of [`BUFFER`] bytes: a returned one when both consumers are done with it, a new one
+/// while fewer than [`IN_FLIGHT`] exist, else waits for one.
+fn next_buffer(returned: &mpsc::Receiver<Arc<Vec<u8>>>, allocated: &mut usize) -> Vec<u8> {
+    while let Ok(buf) = returned.try_recv() {
+        if let Ok(buf) = Arc::try_unwrap(buf) {
+            return buf;
+        }
+    }
+    if *allocated < IN_FLIGHT {
+        *allocated += 1;
+        return vec![0; BUFFER];
+    }
+    while let Ok(buf) = returned.recv() {
+        if let Ok(buf) = Arc::try_unwrap(buf) {
+            return buf;
+        }
+    }
+    // Every consumer is gone (they failed); the next send reports it.
+    vec![0; BUFFER]
+}
+
+/// Reads until `buf` is full or the reader ends; the number of bytes read.
+fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// The writer thread: the sink gets every buffer; `None` when another thread aborted.
+fn write_loop(
+    input: mpsc::Receiver<Filled>,
+    returns: mpsc::Sender<Arc<Vec<u8>>>,
+    mut sink: Sink<'_>,
+    abort: &AtomicBool,
+) -> Result<Option<StagedBody>, ContentError> {
+    let mut failed = None;
+    for Filled { buf, len } in input {
+        if failed.is_none() && !abort.load(Ordering::SeqCst) {
+            if let Err(error) = sink.write(&buf[..len]) {
+                abort.store(true, Ordering::SeqCst);
+                failed = Some(error);
+            }
+        }
+        let _ = returns.send(buf);
+    }
+    if let Some(error) = failed {
+        sink.discard();
+        return Err(error);
+    }
+    if abort.load(Ordering::SeqCst) {
+        sink.discard();
+        return Ok(None);
+    }
+    sink.finish().map(Some)
+}
+
+/// The piece thread: SHA-1 of every [`PIECE_LENGTH`] piece; `None` when aborted.
+fn piece_loop(
+    input: mpsc::Receiver<Filled>,
+    returns: mpsc::Sender<Arc<Vec<u8>>>,
+    abort: &AtomicBool,
+) -> Result<Option<Vec<[u8; 20]>>, ContentError> {
+    let piece_length = PIECE_LENGTH as usize;
+    let mut hasher = Sha1::new();
+    let mut in_piece = 0usize;
+    let mut pieces = Vec::new();
+    for Filled { buf, len } in input {
+        if !abort.load(Ordering::SeqCst) {
+            let mut data = &buf[..len];
+            while !data.is_empty() {
+                let take = (piece_length - in_piece).min(data.len());
+                hasher.update(&data[..take]);
+                in_piece += take;
+                data = &data[take..];
+                if in_piece == piece_length {
+                    pieces.push(hasher.finalize_reset().into());
+                    in_piece = 0;
+                }
+            }
+        }
+        let _ = returns.send(buf);
+    }
+    if abort.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    if in_piece > 0 {
+        pieces.push(hasher.finalize().into());
+    }
+    Ok(Some(pieces))
+}
+
+/// The sync thread: `fdatasync`s each file it is given; the first error aborts the ingest.
+fn sync_loop(
+    input: mpsc::Receiver<(File, PathBuf)>,
+    abort: &AtomicBool,
+) -> Result<(), ContentError> {
+    let mut failed = None;
+    for (file, path) in input {
+        if failed.is_none() && !abort.load(Ordering::SeqCst) {
+            if let Err(error) = file.sync_data() {
+                abort.store(true, Ordering::SeqCst);
+                failed = Some(ContentError::io(&path, error));
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_reused_once_every_consumer_returned_them_and_never_exceed_the_bound() {
+        let (returns, returned) = mpsc::channel();
+        let mut allocated = 0;
+        let buffers: Vec<Vec<u8>> = (0..IN_FLIGHT)
+            .map(|_| next_buffer(&returned, &mut allocated))
+            .collect();
+        assert_eq!(allocated, IN_FLIGHT);
+        // Two consumers hold the first buffer; the first one back cannot be reused yet.
+        let shared = Arc::new(buffers.into_iter().next().unwrap());
+        let mark = shared.as_ptr() as usize;
+        returns.send(Arc::clone(&shared)).unwrap();
+        let consumer = shared;
+        let waiter = std::thread::spawn(move || {
+            let buf = next_buffer(&returned, &mut allocated);
+            (buf.as_ptr() as usize, allocated)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            !waiter.is_finished(),
+            "waits while a consumer holds the buffer"
+        );
+        returns.send(consumer).unwrap();
+        let (reused, allocated) = waiter.join().unwrap();
+        assert_eq!(reused, mark);
+        assert_eq!(allocated, IN_FLIGHT);
+    }
+
+    struct Stutter(Vec<u8>, usize);
+
+    impl Read for Stutter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 += 1;
+            if self.1 % 2 == 1 {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            let take = buf.len().min(self.0.len()).min(3);
+            buf[..take].copy_from_slice(&self.0[..take]);
+            self.0.drain(..take);
+            Ok(take)
+        }
+    }
+
+    #[test]
+    fn fill_retries_interrupted_reads_until_full_or_the_end() {
+        let mut reader = Stutter((0..10).collect(), 0);
+        let mut buf = [0u8; 8];
+        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 8);
+        assert_eq!(buf, [0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 2);
+        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_failed_ingest_removes_its_files_and_no_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("other.blob"), b"someone else's").unwrap();
+        let data = vec![5u8; 5 << 20];
+        let mut reader = (&data[..]).chain(io::repeat(1).take(1));
+        let options = IngestOptions {
+            expected_size: Some(data.len() as u64),
+            ..IngestOptions::default()
+        };
+        let result = stage(tmp.path(), "x", 1 << 20, &mut reader, &options);
+        assert!(matches!(result, Err(ContentError::SizeMismatch { .. })));
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec!["other.blob"]);
+    }
+}
