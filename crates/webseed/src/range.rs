@@ -258,6 +258,27 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_of_a_header_parses_without_panicking() {
+        for header in [
+            &b"bytes=0-499, 1000-"[..],
+            b"bytes=-99999999999999999999",
+            b"bytes 0-499/10000",
+            b"W/\"abc\", \"d\"",
+        ] {
+            for end in 0..=header.len() {
+                let prefix = &header[..end];
+                for length in [0, 1, 500, u64::MAX] {
+                    if let RangeRequest::Partial(range) = parse_range(prefix, length) {
+                        assert!(range.start < range.end && range.end <= length);
+                    }
+                }
+                let _ = parse_content_range(prefix);
+                let _ = if_none_match(prefix, "\"d\"");
+            }
+        }
+    }
+
+    #[test]
     fn content_range_round_trips() {
         assert_eq!(content_range(&(0..500), 10_000), "bytes 0-499/10000");
         assert_eq!(unsatisfied_range(7), "bytes */7");
