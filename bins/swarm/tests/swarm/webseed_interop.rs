@@ -304,3 +304,28 @@ fn libtorrent_completes_a_single_and_a_multi_file_torrent_from_the_web_seed_alon
         same_content(source, &out.join(name));
     }
 }
+
+#[test]
+fn swarm_download_completes_a_single_and_a_multi_file_torrent_from_the_web_seed_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (single, folder) = fixtures(tmp.path());
+    for (source, name) in [(&single, "movie.bin"), (&folder, "the album")] {
+        let torrent = tmp.path().join(format!("{name}.torrent"));
+        let _webseed = Webseed::start(source, &torrent, &["--piece-length", "32K"]);
+        let out = tmp.path().join(format!("swarm-{name}"));
+        // No peer, no tracker: the torrent's url-list is the only source.
+        let args = [
+            "download".to_owned(),
+            torrent.display().to_string(),
+            "-o".to_owned(),
+            out.display().to_string(),
+            "--no-trackers".to_owned(),
+            "-q".to_owned(),
+        ];
+        let output = swarm(&args, LIMIT);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("0 peers used"), "{stderr}");
+        same_content(source, &out.join(name));
+    }
+}
