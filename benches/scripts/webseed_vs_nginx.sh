@@ -11,7 +11,8 @@
 # (default 1), MIN_RANGE / MAX_RANGE (range lengths in bytes, default 16384 / 4194304), SERVERS
 # (default "nginx swarm"), SWARM (the swarm binary; default target/release/swarm, built with
 # `cargo build --release -p swarmgate-swarm` when missing), NGINX_WORKERS (default: nproc),
-# NGINX_EXTRA (directives added to nginx's http block, e.g. "tcp_nopush off;").
+# NGINX_EXTRA (directives added to nginx's http block, e.g. "tcp_nopush on; sendfile_max_chunk
+# 512k;", the best of the variants tried on the development machine; default none).
 #
 # The load: every request is `GET /data.bin` with one `Range: bytes=a-b`, its length uniform in
 # MIN_RANGE..MAX_RANGE, its start uniform over the file, from a fixed seed (the same sequence for

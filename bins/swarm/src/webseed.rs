@@ -5,7 +5,8 @@
 //! carries the port the system chose (`http://ADDR/`; BEP 19 clients append the name, and for a
 //! folder the file's path). The torrent is v1 only, with no pad files: aria2c reads only v1
 //! torrents and would ask the web seed for pad files as if they were real ones. The files are
-//! served from disk with positioned reads through swarmgate-webseed's router, until SIGINT or
+//! served from disk with positioned reads through swarmgate-webseed's router (reads on the async
+//! workers, as nginx does: local files are usually in the page cache), until SIGINT or
 //! SIGTERM; then answers in flight get a few seconds to finish and the command exits 0.
 
 use std::io::Write;
@@ -81,7 +82,10 @@ pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
-        let app = router(Arc::new(source), ServerConfig::default());
+        // Local files, most likely in the page cache: read on the async workers, as nginx does.
+        let mut config = ServerConfig::default();
+        config.inline_reads = true;
+        let app = router(Arc::new(source), config);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(serve(listener, app, async move {
             // A dropped sender also means stop.

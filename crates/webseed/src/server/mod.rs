@@ -13,7 +13,8 @@
 //!   turns a range request into a 200. Every answer carries `Accept-Ranges: bytes`.
 //! - Bytes are read in chunks of [`ServerConfig::chunk_size`] (1 MiB by default) on tokio's
 //!   blocking pool, one chunk ahead of the socket, so a 1 GiB answer holds two chunks of memory
-//!   at most and disk reads never stall the async workers.
+//!   at most and disk reads never stall the async workers (with
+//!   [`ServerConfig::inline_reads`], the open and the first chunk are on the async worker).
 //!
 //! Sources return [`Bytes`], so a source with a piece cache can hand out cached pieces without a
 //! copy, and one over memory-mapped files hands out the page cache itself.
@@ -96,6 +97,13 @@ pub struct ServerConfig {
     pub layout: UrlLayout,
     /// Bytes read per chunk (and per blocking-pool call). Default 1 MiB.
     pub chunk_size: usize,
+    /// Open the file and read the first chunk on the async worker itself rather than on tokio's
+    /// blocking pool, as nginx reads without `aio threads` (later chunks still come from the
+    /// pool, read ahead). It saves a thread hand-off per answer, about a third of the CPU time
+    /// of a 16-256 KiB answer, and is the faster choice when the files sit in the page cache or
+    /// on a fast local disk; on a slow or cold disk that read stalls every answer the worker
+    /// carries. Default off.
+    pub inline_reads: bool,
 }
 
 impl Default for ServerConfig {
@@ -103,6 +111,7 @@ impl Default for ServerConfig {
         Self {
             layout: UrlLayout::ByName,
             chunk_size: 1 << 20,
+            inline_reads: false,
         }
     }
 }
@@ -208,20 +217,24 @@ async fn handle<S: WebSeedSource>(
     } else {
         (bytes.end - bytes.start).min(shared.config.chunk_size as u64)
     };
-    let source = Arc::clone(&shared.source);
-    let opened = tokio::task::spawn_blocking(move || {
-        open(&*source, &torrent, index, length, first, bytes.start)
-    })
-    .await;
+    let inline = shared.config.inline_reads;
+    let opened = if inline {
+        open(&*shared.source, &torrent, index, length, first, bytes.start)
+    } else {
+        let source = Arc::clone(&shared.source);
+        tokio::task::spawn_blocking(move || {
+            open(&*source, &torrent, index, length, first, bytes.start)
+        })
+        .await
+        .unwrap_or_else(|join| Err(io::Error::other(join)))
+    };
     let (file, head) = match opened {
-        Ok(Ok(Some(opened))) => opened,
-        Ok(Ok(None)) => return status(StatusCode::NOT_FOUND, "no such file"),
-        Ok(Err(error)) if error.kind() == io::ErrorKind::NotFound => {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return status(StatusCode::NOT_FOUND, "no such file"),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
             return status(StatusCode::NOT_FOUND, "no such file");
         }
-        Ok(Err(_)) | Err(_) => {
-            return status(StatusCode::INTERNAL_SERVER_ERROR, "the file cannot be read");
-        }
+        Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "the file cannot be read"),
     };
     if method == Method::HEAD {
         return finish(base, Body::empty());

@@ -55,8 +55,16 @@ async fn partial(url: &str, range: &str, expected: &[u8], content_range: &str) {
 
 #[tokio::test]
 async fn range_edge_cases() {
+    for inline in [false, true] {
+        range_edge_cases_with(inline).await;
+    }
+}
+
+async fn range_edge_cases_with(inline_reads: bool) {
     let album = Album::new();
-    let server = Server::by_name(album.source()).await;
+    let mut config = ServerConfig::default();
+    config.inline_reads = inline_reads;
+    let server = Server::start(album.source(), config).await;
     let a = server.url("/album/a.bin");
     let (n, data) = (album.a.len(), &album.a);
     partial(&a, "bytes=0-0", &data[..1], "bytes 0-0/20000").await;
@@ -312,14 +320,22 @@ async fn a_missing_file_is_404_and_a_wrong_length_500() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_file_streams_in_bounded_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let (torrent, data) = single(dir.path(), "big.bin", 5 * 1024 * 1024 + 77);
-    let source = DirectorySource::new().with("big.bin", torrent, dir.path());
-    let mut config = ServerConfig::default();
-    config.chunk_size = 64 * 1024;
-    let server = Server::start(source, config).await;
+    for inline_reads in [false, true] {
+        let source = DirectorySource::new().with("big.bin", Arc::clone(&torrent), dir.path());
+        let mut config = ServerConfig::default();
+        config.chunk_size = 64 * 1024;
+        config.inline_reads = inline_reads;
+        let server = Server::start(source, config).await;
+        streams(&server, &data).await;
+    }
+}
+
+async fn streams(server: &Server, data: &[u8]) {
+    let data = data.to_vec();
     let url = server.url("/big.bin");
     let whole = get(&url, None).await;
     assert_eq!(whole.length, Some(data.len() as u64));
