@@ -1,26 +1,30 @@
 //! Streaming an upload into `data/tmp` while hashing it (SHA-256 addresses, BEP 3 SHA-1 pieces),
-//! on three threads.
+//! as a pipeline of threads.
 //!
 //! Three hash passes cover every byte: the SHA-256 of the whole file (its address), the SHA-256
 //! of each 2 MiB chunk (their addresses, for a chunked file) and the SHA-1 of each 2 MiB piece
-//! (the v1 torrent, so the gateway needs no second read). They run as a pipeline:
+//! (the v1 torrent, so the gateway needs no second read); and the bytes are copied into the page
+//! cache, which costs about as much as a hash pass. Each runs on its own thread, so an upload
+//! goes as fast as the slowest of them when there are cores enough:
 //!
 //! - the calling thread reads the upload into 1 MiB buffers and hashes the whole file;
-//! - the writer thread writes the temporary file(s) and hashes the chunks;
+//! - the chunk thread hashes each 2 MiB span (not started when the announced size makes the
+//!   file a blob);
 //! - the piece thread hashes the SHA-1 pieces (only when asked for);
-//! - a fourth, mostly idle thread `fdatasync`s finished chunk files (and a growing blob every
-//!   16 MiB), so the disk writes back while hashing goes on and the final sync is short.
+//! - the writer thread writes the temporary file(s);
+//! - a mostly idle thread `fdatasync`s finished chunk files (and a growing blob every 16 MiB),
+//!   so the disk writes back while the rest goes on and the final sync is short.
 //!
 //! Buffers are shared (`Arc<Vec<u8>>`, no copy) and recycled: each consumer hands its reference
-//! back, and the reader reuses a buffer once both have (`Arc::try_unwrap`); at most 8 are in
+//! back, and the reader reuses a buffer once all have (`Arc::try_unwrap`); at most 8 are in
 //! flight, so memory stays at 8 MiB whatever the upload size. A consumer that fails raises a
 //! flag and keeps draining, so nobody blocks; the reader stops at the flag.
 //!
 //! The layout needs the size, which a stream tells only at its end. Without an announced size
-//! the writer starts a single blob file; when the bytes reach the threshold it splits what it
-//! wrote into chunk files (reading it back from the page cache, hashing each chunk) and goes on
-//! in chunks. With an announced size at or above the threshold it writes chunks from the start.
-//! Either way the chunk hashes of a file that stays a blob are never computed.
+//! the writer starts a single blob file; when the bytes reach the threshold it copies what it
+//! wrote into chunk files (read back from the page cache) and goes on in chunks, while the chunk
+//! thread has hashed every span from the start (wasted on a file that stays a blob: one pass, on
+//! a core of its own). With an announced size the layout is chosen up front.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -30,14 +34,15 @@ use std::sync::{Arc, mpsc};
 
 use sha1::Sha1;
 use sha2::Digest;
+use sha2::digest::FixedOutputReset;
 
 use crate::content::sink::Sink;
-use crate::content::{ContentError, IngestOptions, PIECE_LENGTH};
+use crate::content::{CHUNK_SIZE, ContentError, IngestOptions, PIECE_LENGTH};
 use crate::meta::Sha256;
 
 /// The read size; it divides [`CHUNK_SIZE`], so chunk boundaries fall between buffers.
 const BUFFER: usize = 1 << 20;
-const _: () = assert!(crate::content::CHUNK_SIZE as usize % BUFFER == 0);
+const _: () = assert!(CHUNK_SIZE as usize % BUFFER == 0);
 /// The most buffers in flight.
 const IN_FLIGHT: usize = 8;
 
@@ -67,6 +72,13 @@ pub(crate) struct StagedChunk {
     pub(crate) path: PathBuf,
 }
 
+/// What the writer wrote: one blob, or chunk files (path, length) in order.
+#[derive(Debug)]
+pub(crate) enum Written {
+    Blob(PathBuf),
+    Chunks(Vec<(PathBuf, u32)>),
+}
+
 impl Staged {
     /// Removes the temporary files (best effort: whatever remains is cleaned at next open).
     pub(crate) fn discard(&self) {
@@ -89,6 +101,13 @@ struct Filled {
     len: usize,
 }
 
+/// A consumer thread's answer: `None` when another thread failed first.
+type Outcome<T> = Result<Option<T>, ContentError>;
+
+fn aborted() -> ContentError {
+    ContentError::corrupt("ingest", "aborted")
+}
+
 /// Streams `reader` into temporary files named `<id>.*` under `tmp`, choosing blob or chunks by
 /// `threshold` (files of at least `threshold` bytes are chunked). On error nothing is left.
 pub(crate) fn stage(
@@ -100,43 +119,70 @@ pub(crate) fn stage(
 ) -> Result<Staged, ContentError> {
     options.check()?;
     let abort = AtomicBool::new(false);
-    let chunked_from_start = options.expected_size.is_some_and(|size| size >= threshold);
+    let announced_chunked = options.expected_size.is_some_and(|size| size >= threshold);
+    let announced_blob = options.expected_size.is_some_and(|size| size < threshold);
     std::thread::scope(|scope| {
         let (returns, returned) = mpsc::channel::<Arc<Vec<u8>>>();
-        let (to_writer, writer_input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
+        let mut consumers = Vec::new();
+        let mut spawn_hasher = |span: u32| {
+            let (sender, input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
+            consumers.push(sender);
+            let returns = returns.clone();
+            let abort = &abort;
+            (input, returns, abort, span as usize)
+        };
+        let chunk_input = (!announced_blob).then(|| spawn_hasher(CHUNK_SIZE));
+        let piece_input = options.piece_hashes.then(|| spawn_hasher(PIECE_LENGTH));
+        let chunker = chunk_input.map(|(input, returns, abort, span)| {
+            scope.spawn(move || span_loop::<sha2::Sha256, 32>(input, returns, abort, span))
+        });
+        let hasher = piece_input.map(|(input, returns, abort, span)| {
+            scope.spawn(move || span_loop::<Sha1, 20>(input, returns, abort, span))
+        });
         let (to_syncer, syncer_input) = mpsc::channel::<(File, PathBuf)>();
         let syncer = scope.spawn(|| sync_loop(syncer_input, &abort));
-        let sink = Sink::new(tmp, id, threshold, chunked_from_start, to_syncer);
+        let sink = Sink::new(tmp, id, threshold, announced_chunked, to_syncer);
+        let (to_writer, writer_input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
+        consumers.push(to_writer);
         let writer_returns = returns.clone();
         let writer = scope.spawn(|| write_loop(writer_input, writer_returns, sink, &abort));
-        let (to_hasher, hasher) = if options.piece_hashes {
-            let (sender, input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
-            let hasher_returns = returns.clone();
-            let handle = scope.spawn(|| piece_loop(input, hasher_returns, &abort));
-            (Some(sender), Some(handle))
-        } else {
-            (None, None)
-        };
         drop(returns);
-        let read = read_loop(reader, options, &returned, &to_writer, to_hasher.as_ref());
+        let read = read_loop(reader, options, &returned, &consumers);
         if read.is_err() {
             abort.store(true, Ordering::SeqCst);
         }
-        drop(to_writer);
-        drop(to_hasher);
+        drop(consumers);
         let written = join(writer);
+        let chunks = chunker.map(join).transpose();
         let pieces = hasher.map(join).transpose();
         let synced = join(syncer);
         let staged = (|| {
             let (sha256, size) = read?;
-            let body = written?;
-            let piece_sha1 = match pieces? {
+            let written = written?.ok_or_else(aborted)?;
+            let chunks = chunks?;
+            let pieces = pieces?;
+            synced?;
+            let body = match (written, chunks) {
+                (Written::Blob(path), _) => StagedBody::Blob(path),
+                (Written::Chunks(files), Some(Some(hashes))) if hashes.len() == files.len() => {
+                    let staged = files.into_iter().zip(hashes);
+                    StagedBody::Chunked(
+                        staged
+                            .map(|((path, size), hash)| StagedChunk {
+                                sha256: Sha256(hash),
+                                size,
+                                path,
+                            })
+                            .collect(),
+                    )
+                }
+                (Written::Chunks(_), _) => return Err(aborted()),
+            };
+            let piece_sha1 = match pieces {
                 None => Vec::new(),
                 Some(Some(pieces)) => pieces,
-                Some(None) => return Err(ContentError::corrupt("ingest", "aborted")),
+                Some(None) => return Err(aborted()),
             };
-            synced?;
-            let body = body.ok_or_else(|| ContentError::corrupt("ingest", "aborted"))?;
             Ok(Staged {
                 sha256,
                 size,
@@ -172,18 +218,17 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// The calling thread's part: read, limit, hash the whole file, hand buffers on.
+/// The calling thread's part: read, limit, hash the whole file, hand each buffer to every
+/// consumer.
 fn read_loop(
     reader: &mut dyn Read,
     options: &IngestOptions,
     returned: &mpsc::Receiver<Arc<Vec<u8>>>,
-    to_writer: &mpsc::SyncSender<Filled>,
-    to_hasher: Option<&mpsc::SyncSender<Filled>>,
+    consumers: &[mpsc::SyncSender<Filled>],
 ) -> Result<(Sha256, u64), ContentError> {
     let mut hasher = sha2::Sha256::new();
     let mut total: u64 = 0;
     let mut allocated = 0usize;
-    let consumer_failed = || ContentError::corrupt("ingest", "aborted");
     loop {
         let mut buf = next_buffer(returned, &mut allocated);
         let len = fill(reader, &mut buf).map_err(|source| ContentError::Read { source })?;
@@ -208,16 +253,14 @@ fn read_loop(
         }
         hasher.update(&buf[..len]);
         let buf = Arc::new(buf);
-        if let Some(to_hasher) = to_hasher {
+        for consumer in consumers {
             let filled = Filled {
                 buf: Arc::clone(&buf),
                 len,
             };
-            to_hasher.send(filled).map_err(|_| consumer_failed())?;
+            consumer.send(filled).map_err(|_| aborted())?;
         }
-        to_writer
-            .send(Filled { buf, len })
-            .map_err(|_| consumer_failed())?;
+        drop(buf);
         if len < BUFFER {
             break;
         }
@@ -274,7 +317,7 @@ fn write_loop(
     returns: mpsc::Sender<Arc<Vec<u8>>>,
     mut sink: Sink<'_>,
     abort: &AtomicBool,
-) -> Result<Option<StagedBody>, ContentError> {
+) -> Outcome<Written> {
     let mut failed = None;
     for Filled { buf, len } in input {
         if failed.is_none() && !abort.load(Ordering::SeqCst) {
@@ -296,27 +339,33 @@ fn write_loop(
     sink.finish().map(Some)
 }
 
-/// The piece thread: SHA-1 of every [`PIECE_LENGTH`] piece; `None` when aborted.
-fn piece_loop(
+/// A hash thread: the digest `D` (of `N` bytes) of every `span` bytes of the stream, the last
+/// span shorter; `None` when aborted.
+fn span_loop<D: Digest + FixedOutputReset, const N: usize>(
     input: mpsc::Receiver<Filled>,
     returns: mpsc::Sender<Arc<Vec<u8>>>,
     abort: &AtomicBool,
-) -> Result<Option<Vec<[u8; 20]>>, ContentError> {
-    let piece_length = PIECE_LENGTH as usize;
-    let mut hasher = Sha1::new();
-    let mut in_piece = 0usize;
-    let mut pieces = Vec::new();
+    span: usize,
+) -> Outcome<Vec<[u8; N]>> {
+    let mut hasher = D::new();
+    let mut in_span = 0usize;
+    let mut digests = Vec::new();
+    let finish = |hasher: &mut D, digests: &mut Vec<[u8; N]>| {
+        let mut digest = [0u8; N];
+        digest.copy_from_slice(&hasher.finalize_reset());
+        digests.push(digest);
+    };
     for Filled { buf, len } in input {
         if !abort.load(Ordering::SeqCst) {
             let mut data = &buf[..len];
             while !data.is_empty() {
-                let take = (piece_length - in_piece).min(data.len());
-                hasher.update(&data[..take]);
-                in_piece += take;
+                let take = (span - in_span).min(data.len());
+                Digest::update(&mut hasher, &data[..take]);
+                in_span += take;
                 data = &data[take..];
-                if in_piece == piece_length {
-                    pieces.push(hasher.finalize_reset().into());
-                    in_piece = 0;
+                if in_span == span {
+                    finish(&mut hasher, &mut digests);
+                    in_span = 0;
                 }
             }
         }
@@ -325,10 +374,10 @@ fn piece_loop(
     if abort.load(Ordering::SeqCst) {
         return Ok(None);
     }
-    if in_piece > 0 {
-        pieces.push(hasher.finalize().into());
+    if in_span > 0 {
+        finish(&mut hasher, &mut digests);
     }
-    Ok(Some(pieces))
+    Ok(Some(digests))
 }
 
 /// The sync thread: `fdatasync`s each file it is given; the first error aborts the ingest.

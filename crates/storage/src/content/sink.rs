@@ -2,9 +2,9 @@
 //! temporary files an upload is written to, one blob or chunk after chunk.
 //!
 //! A sink starts as a blob unless the upload announced a size at or over the threshold. When the
-//! bytes written reach the threshold, the blob so far is read back (from the page cache), cut
-//! into chunk files and hashed, and writing goes on in chunks: the chunk hashes of a file that
-//! stays a blob are never computed. Finished chunk files (and a growing blob every 16 MiB) go to
+//! bytes written reach the threshold, the blob so far is read back (from the page cache) and cut
+//! into chunk files, and writing goes on in chunks. It does not hash: the chunk thread hashes the
+//! same 2 MiB spans of the stream. Finished chunk files (and a growing blob every 16 MiB) go to
 //! the sync thread.
 
 use std::fs::{File, OpenOptions};
@@ -13,11 +13,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use sha2::Digest;
-
-use crate::content::ingest::{StagedBody, StagedChunk};
+use crate::content::ingest::Written;
 use crate::content::{CHUNK_SIZE, ContentError};
-use crate::meta::Sha256;
 
 /// A growing blob is handed to the sync thread after this many bytes.
 const SYNC_EVERY: u64 = 16 << 20;
@@ -40,7 +37,7 @@ enum State {
     },
     Chunked {
         current: Option<OpenChunk>,
-        done: Vec<StagedChunk>,
+        done: Vec<(PathBuf, u32)>,
     },
     /// Creating the first file failed (reported at the first write).
     Failed(Option<ContentError>),
@@ -49,7 +46,6 @@ enum State {
 struct OpenChunk {
     file: File,
     path: PathBuf,
-    hasher: sha2::Sha256,
     len: u32,
 }
 
@@ -166,12 +162,7 @@ impl<'a> Sink<'a> {
                 None => {
                     let path = self.tmp.join(format!("{}.{}.chunk", self.id, done.len()));
                     let file = create(&path)?;
-                    current.insert(OpenChunk {
-                        file,
-                        path,
-                        hasher: sha2::Sha256::new(),
-                        len: 0,
-                    })
+                    current.insert(OpenChunk { file, path, len: 0 })
                 }
             };
             let take = ((CHUNK_SIZE - chunk.len) as usize).min(data.len());
@@ -179,7 +170,6 @@ impl<'a> Sink<'a> {
                 .file
                 .write_all(&data[..take])
                 .map_err(ContentError::at(&chunk.path))?;
-            chunk.hasher.update(&data[..take]);
             chunk.len += take as u32;
             data = &data[take..];
             if chunk.len == CHUNK_SIZE {
@@ -192,17 +182,17 @@ impl<'a> Sink<'a> {
     }
 
     /// Everything written: the last chunk closed, the blob synced.
-    pub(crate) fn finish(mut self) -> Result<StagedBody, ContentError> {
+    pub(crate) fn finish(mut self) -> Result<Written, ContentError> {
         match std::mem::replace(&mut self.state, State::Failed(None)) {
             State::Blob { file, path, .. } => {
                 file.sync_data().map_err(ContentError::at(&path))?;
-                Ok(StagedBody::Blob(path))
+                Ok(Written::Blob(path))
             }
             State::Chunked { current, mut done } => {
                 if let Some(last) = current {
                     done.push(close_chunk(last, &self.sync));
                 }
-                Ok(StagedBody::Chunked(done))
+                Ok(Written::Chunks(done))
             }
             State::Failed(error) => {
                 Err(error.unwrap_or_else(|| ContentError::corrupt("ingest", "aborted")))
@@ -220,7 +210,7 @@ impl<'a> Sink<'a> {
                 for path in current
                     .map(|c| c.path)
                     .into_iter()
-                    .chain(done.into_iter().map(|c| c.path))
+                    .chain(done.into_iter().map(|(path, _)| path))
                 {
                     let _ = std::fs::remove_file(path);
                 }
@@ -230,14 +220,10 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// A full (or last) chunk: hashed, handed to the sync thread.
-fn close_chunk(chunk: OpenChunk, sync: &mpsc::Sender<(File, PathBuf)>) -> StagedChunk {
+/// A full (or last) chunk, handed to the sync thread.
+fn close_chunk(chunk: OpenChunk, sync: &mpsc::Sender<(File, PathBuf)>) -> (PathBuf, u32) {
     let _ = sync.send((chunk.file, chunk.path.clone()));
-    StagedChunk {
-        sha256: Sha256(chunk.hasher.finalize().into()),
-        size: chunk.len,
-        path: chunk.path,
-    }
+    (chunk.path, chunk.len)
 }
 
 #[cfg(test)]
@@ -254,14 +240,13 @@ mod tests {
         for piece in data.chunks(1 << 20) {
             sink.write(piece).unwrap();
         }
-        let StagedBody::Chunked(chunks) = sink.finish().unwrap() else {
+        let Written::Chunks(chunks) = sink.finish().unwrap() else {
             panic!("5 MiB over a 3 MiB threshold is chunked");
         };
-        let sizes: Vec<u32> = chunks.iter().map(|c| c.size).collect();
+        let sizes: Vec<u32> = chunks.iter().map(|(_, size)| *size).collect();
         assert_eq!(sizes, vec![CHUNK_SIZE, CHUNK_SIZE, 1 << 20]);
-        for (chunk, part) in chunks.iter().zip(data.chunks(CHUNK_SIZE as usize)) {
-            assert_eq!(chunk.sha256, Sha256(sha2::Sha256::digest(part).into()));
-            assert_eq!(std::fs::read(&chunk.path).unwrap(), part);
+        for ((path, _), part) in chunks.iter().zip(data.chunks(CHUNK_SIZE as usize)) {
+            assert_eq!(std::fs::read(path).unwrap(), part);
         }
         assert!(!tmp.path().join("s.blob").exists(), "the blob is gone");
         assert_eq!(synced.try_iter().count(), 3, "every chunk synced");
@@ -273,7 +258,7 @@ mod tests {
         let (sync, _synced) = mpsc::channel();
         let mut sink = Sink::new(tmp.path(), "b", 100, false, sync);
         sink.write(b"hello").unwrap();
-        let StagedBody::Blob(path) = sink.finish().unwrap() else {
+        let Written::Blob(path) = sink.finish().unwrap() else {
             panic!("5 bytes under 100 is a blob");
         };
         assert_eq!(std::fs::read(&path).unwrap(), b"hello");
