@@ -278,3 +278,56 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let text = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
     text.trim().parse().ok().map(Duration::from_secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn album() -> (tempfile::TempDir, Arc<Torrent>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("my album")).unwrap();
+        std::fs::write(dir.path().join("my album/a b.bin"), vec![1; 20_000]).unwrap();
+        std::fs::write(dir.path().join("my album/c.bin"), vec![2; 20_000]).unwrap();
+        let built = swarmgate_metainfo::TorrentBuilder::new(dir.path().join("my album"))
+            .piece_length(16384)
+            .build()
+            .unwrap();
+        (dir, Arc::new(built.torrent))
+    }
+
+    #[test]
+    fn file_urls_follow_bep_19() {
+        let (_dir, torrent) = album();
+        let seed = WebSeed::new("http://127.0.0.1:1/ws", Arc::clone(&torrent));
+        assert_eq!(seed.url(), "http://127.0.0.1:1/ws");
+        assert_eq!(
+            seed.file_urls,
+            [
+                Some("http://127.0.0.1:1/ws/my%20album/a%20b.bin".to_string()),
+                Some("http://127.0.0.1:1/ws/my%20album/c.bin".to_string()),
+            ]
+        );
+        assert!(Arc::ptr_eq(seed.torrent(), &torrent));
+    }
+
+    #[test]
+    fn only_unavailable_is_retryable() {
+        let unavailable = WebSeedError::Unavailable {
+            url: "u".into(),
+            reason: "r".into(),
+            retry_after: None,
+        };
+        assert!(unavailable.is_retryable());
+        for other in [
+            WebSeedError::Unusable {
+                url: "u".into(),
+                reason: "r".into(),
+            },
+            WebSeedError::PieceCorrupt { piece: 1 },
+            WebSeedError::NoV1Hashes,
+            WebSeedError::NoSuchPiece { piece: 9, count: 3 },
+        ] {
+            assert!(!other.is_retryable(), "{other}");
+        }
+    }
+}

@@ -103,3 +103,53 @@ impl<F: WebSeedFile> HttpBody for FileBody<F> {
         SizeHint::with_exact(self.remaining)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `len` bytes where byte i is i mod 251, counting reads.
+    struct Pattern {
+        len: u64,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl WebSeedFile for Pattern {
+        fn len(&self) -> u64 {
+            self.len
+        }
+
+        fn read(&self, offset: u64, length: usize) -> io::Result<Bytes> {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok((offset..offset + length as u64)
+                .map(|i| (i % 251) as u8)
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_the_range_in_chunks_in_order() {
+        use std::future::poll_fn;
+        let file = Arc::new(Pattern {
+            len: 10_000,
+            reads: 0.into(),
+        });
+        let head = file.read(100, 50).unwrap();
+        let mut body = FileBody::new(Arc::clone(&file), head, 150..5_000, 1_000);
+        assert_eq!(body.size_hint().exact(), Some(4_900));
+        let mut got = Vec::new();
+        let mut frames = 0;
+        while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(data.len() <= 1_000);
+            got.extend_from_slice(&data);
+            frames += 1;
+            assert!(frames <= 10, "bounded");
+        }
+        assert!(body.is_end_stream());
+        let expected: Vec<u8> = (100..5_000u64).map(|i| (i % 251) as u8).collect();
+        assert_eq!(got, expected);
+        assert_eq!(frames, 6, "the head, then 5 chunks of at most 1,000 bytes");
+    }
+}

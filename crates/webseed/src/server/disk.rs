@@ -113,3 +113,48 @@ impl WebSeedFile for DiskFile {
         Ok(Bytes::from(buffer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmgate_metainfo::TorrentBuilder;
+
+    #[test]
+    fn opens_files_of_known_torrents_only_and_reads_exact_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("t/sub")).unwrap();
+        std::fs::write(dir.path().join("t/a"), b"0123456789").unwrap();
+        std::fs::write(dir.path().join("t/sub/b"), b"abc").unwrap();
+        let torrent = Arc::new(
+            TorrentBuilder::new(dir.path().join("t"))
+                .build()
+                .unwrap()
+                .torrent,
+        );
+        let source = DirectorySource::new().with("t", Arc::clone(&torrent), dir.path());
+        assert_eq!((source.len(), source.is_empty()), (1, false));
+        assert!(source.torrent("t").is_some() && source.torrent("u").is_none());
+
+        let a = source.open(&torrent, 0).unwrap().unwrap();
+        assert_eq!(a.len(), 10);
+        assert_eq!(&a.read(3, 4).unwrap()[..], b"3456");
+        assert_eq!(
+            a.read(8, 4).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        assert!(source.open(&torrent, 2).unwrap().is_none(), "no such index");
+
+        // A torrent it was not given: nothing to open.
+        let other_dir = tempfile::tempdir().unwrap();
+        std::fs::write(other_dir.path().join("x"), b"x").unwrap();
+        let other = TorrentBuilder::new(other_dir.path().join("x"))
+            .build()
+            .unwrap()
+            .torrent;
+        assert!(source.open(&other, 0).unwrap().is_none());
+
+        std::fs::remove_file(dir.path().join("t/sub/b")).unwrap();
+        let missing = source.open(&torrent, 1).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+}

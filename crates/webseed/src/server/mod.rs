@@ -322,3 +322,41 @@ fn finish(builder: axum::http::response::Builder, body: Body) -> Response {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that promises `len` bytes and returns fewer.
+    struct Short(u64);
+
+    impl WebSeedFile for Short {
+        fn len(&self) -> u64 {
+            self.0
+        }
+
+        fn read(&self, _offset: u64, length: usize) -> io::Result<Bytes> {
+            Ok(Bytes::from(vec![0; length / 2]))
+        }
+    }
+
+    #[test]
+    fn a_short_read_is_an_error_not_a_short_answer() {
+        let error = read_checked(&Short(100), 0..10).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(read_checked(&Short(100), 5..5).unwrap().is_empty());
+        assert!(!Short(1).is_empty() && Short(0).is_empty());
+    }
+
+    #[test]
+    fn config_defaults() {
+        let config = ServerConfig::default();
+        assert_eq!(config.layout, UrlLayout::ByName);
+        assert_eq!(config.chunk_size, 1 << 20);
+        assert!(!config.inline_reads);
+        assert_eq!(
+            ServerConfig::with_layout(UrlLayout::ByKey).layout,
+            UrlLayout::ByKey
+        );
+    }
+}
