@@ -303,7 +303,12 @@ fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) if n <= buf.len() - filled => filled += n,
+            Ok(_) => {
+                return Err(io::Error::other(
+                    "the reader claimed more bytes than asked for",
+                ));
+            }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }
