@@ -8,14 +8,18 @@
 //!
 //! Concurrency: the cache is split into shards by key hash, each an [`lru::LruCache`] behind its
 //! own mutex, with an equal share of the byte bound. Locks are held for a map operation only; a
-//! miss loads outside the lock (two threads missing the same piece at once both load it, and the
-//! second insert replaces the first). Sharding makes the eviction order approximate: each shard
-//! evicts its own least recently used entry, and a value larger than a shard's share is not
-//! kept. By default a shard holds at least 16 MiB (eight 2 MiB pieces), up to 16 shards.
+//! miss loads outside the lock. Lookups of a piece that another thread is loading wait for that
+//! load rather than read the disk again (many range requests of one hot piece cost one read); if
+//! that load fails or panics, each waiter loads for itself. Sharding makes the eviction order
+//! approximate: each shard evicts its own least recently used entry, and a value larger than a
+//! shard's share is not kept. By default a shard holds at least 16 MiB (eight 2 MiB pieces), up
+//! to 16 shards. A load in progress when its file is dropped ([`PieceCache::remove_all`]) may
+//! still put its piece in afterwards: drop the file from the store first.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use lru::LruCache;
@@ -49,10 +53,12 @@ pub struct PieceKey {
 /// Counters since the cache was made.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
-    /// Lookups that found the piece.
+    /// Lookups that found the piece (or got it from another thread's load, see `waits`).
     pub hits: u64,
-    /// Lookups that did not.
+    /// Lookups that did not, and loaded (or would have loaded) the piece.
     pub misses: u64,
+    /// Lookups that waited for another thread's load of the same piece (counted in `hits`).
+    pub waits: u64,
     /// Values stored.
     pub inserts: u64,
     /// Values dropped to make room.
@@ -82,6 +88,60 @@ impl CacheStats {
 struct Shard {
     lru: LruCache<PieceKey, Bytes>,
     bytes: u64,
+    loading: HashMap<PieceKey, Arc<Pending>>,
+}
+
+/// A load in progress: `None` while loading, then the value (`None` when the load failed).
+#[derive(Default)]
+struct Pending {
+    outcome: Mutex<Option<Option<Bytes>>>,
+    ready: Condvar,
+}
+
+impl Pending {
+    fn wait(&self) -> Option<Bytes> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(value) = outcome.as_ref() {
+                return value.clone();
+            }
+            outcome = self
+                .ready
+                .wait(outcome)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// The thread that loads a piece others wait for: it ends the wait when dropped, also when the
+/// loader panicked.
+struct Leader<'a> {
+    cache: &'a PieceCache,
+    key: PieceKey,
+    pending: Arc<Pending>,
+    value: Option<Bytes>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        {
+            let mut shard = self.cache.shard(&self.key);
+            if shard
+                .loading
+                .get(&self.key)
+                .is_some_and(|p| Arc::ptr_eq(p, &self.pending))
+            {
+                shard.loading.remove(&self.key);
+            }
+        }
+        let mut outcome = self
+            .pending
+            .outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *outcome = Some(self.value.take());
+        self.pending.ready.notify_all();
+    }
 }
 
 /// A concurrent LRU cache of pieces, bounded in bytes.
@@ -105,6 +165,7 @@ pub struct PieceCache {
     capacity: u64,
     hits: AtomicU64,
     misses: AtomicU64,
+    waits: AtomicU64,
     inserts: AtomicU64,
     evictions: AtomicU64,
     rejected: AtomicU64,
@@ -136,6 +197,7 @@ impl PieceCache {
                     Mutex::new(Shard {
                         lru: LruCache::unbounded(),
                         bytes: 0,
+                        loading: HashMap::new(),
                     })
                 })
                 .collect(),
@@ -143,6 +205,7 @@ impl PieceCache {
             capacity,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            waits: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -207,18 +270,55 @@ impl PieceCache {
         true
     }
 
-    /// The piece under `key`, or `load`'s result, kept for next time. An error is passed
-    /// through and nothing is kept.
+    /// The piece under `key`, or `load`'s result, kept for next time. While one thread loads
+    /// a piece, other lookups of it wait for that load. An error is passed through and nothing
+    /// is kept (threads that were waiting then load for themselves).
     pub fn get_or_load<E>(
         &self,
         key: PieceKey,
         load: impl FnOnce() -> Result<Bytes, E>,
     ) -> Result<Bytes, E> {
-        if let Some(hit) = self.get(&key) {
-            return Ok(hit);
-        }
+        let pending = {
+            let mut shard = self.shard(&key);
+            if let Some(hit) = shard.lru.get(&key).cloned() {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(hit);
+            }
+            match shard.loading.get(&key) {
+                Some(pending) => Err(Arc::clone(pending)),
+                None => {
+                    let pending = Arc::new(Pending::default());
+                    shard.loading.insert(key, Arc::clone(&pending));
+                    Ok(pending)
+                }
+            }
+        };
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(other) => {
+                if let Some(value) = other.wait() {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    self.waits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                // The other load failed: load without waiting for anyone.
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                let value = load()?;
+                self.insert(key, value.clone());
+                return Ok(value);
+            }
+        };
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let mut leader = Leader {
+            cache: self,
+            key,
+            pending,
+            value: None,
+        };
         let value = load()?;
         self.insert(key, value.clone());
+        leader.value = Some(value.clone());
+        drop(leader);
         Ok(value)
     }
 
@@ -274,6 +374,7 @@ impl PieceCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            waits: self.waits.load(Ordering::Relaxed),
             inserts: self.inserts.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
@@ -311,6 +412,66 @@ mod tests {
         assert_eq!(cache.stats().bytes, 100);
         assert!(!cache.insert(key(3), Bytes::from(vec![3; 101])));
         assert_eq!(cache.stats().rejected, 1);
+    }
+
+    #[test]
+    fn concurrent_misses_of_one_piece_load_it_once() {
+        use std::sync::Barrier;
+        use std::sync::atomic::AtomicUsize;
+        let cache = PieceCache::with_shards(1 << 20, 2);
+        let loads = AtomicUsize::new(0);
+        let barrier = Barrier::new(8);
+        let pointers: Vec<usize> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let value = cache
+                            .get_or_load(key(9), || {
+                                loads.fetch_add(1, Ordering::SeqCst);
+                                std::thread::sleep(std::time::Duration::from_millis(50));
+                                Ok::<_, ()>(Bytes::from(vec![9; 1000]))
+                            })
+                            .unwrap();
+                        value.as_ptr() as usize
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert!(
+            pointers.iter().all(|&p| p == pointers[0]),
+            "one buffer for all"
+        );
+        let stats = cache.stats();
+        assert_eq!((stats.misses, stats.hits, stats.waits), (1, 7, 7));
+    }
+
+    #[test]
+    fn waiters_load_for_themselves_when_the_load_fails_or_panics() {
+        for panics in [false, true] {
+            let cache = PieceCache::with_shards(1 << 20, 1);
+            let started = std::sync::Barrier::new(2);
+            std::thread::scope(|scope| {
+                let leader = scope.spawn(|| {
+                    cache.get_or_load(key(1), || {
+                        started.wait();
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        if panics {
+                            panic!("a loader bug");
+                        }
+                        Err("disk error")
+                    })
+                });
+                started.wait();
+                let waiter = cache.get_or_load(key(1), || Ok::<_, &str>(Bytes::from_static(b"ok")));
+                assert_eq!(waiter.unwrap(), Bytes::from_static(b"ok"));
+                assert_eq!(leader.join().is_err(), panics);
+            });
+            assert!(cache.contains(&key(1)));
+            assert_eq!(cache.stats().misses, 2);
+        }
     }
 
     #[test]
