@@ -9,6 +9,7 @@ mod format;
 mod show;
 mod tracker;
 mod webseed;
+mod webseed_cache;
 
 use std::process::ExitCode;
 

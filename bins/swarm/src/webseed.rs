@@ -5,9 +5,10 @@
 //! carries the port the system chose (`http://ADDR/`; BEP 19 clients append the name, and for a
 //! folder the file's path). The torrent is v1 only, with no pad files: aria2c reads only v1
 //! torrents and would ask the web seed for pad files as if they were real ones. The files are
-//! served from disk with positioned reads through swarmgate-webseed's router (reads on the async
-//! workers, as nginx does: local files are usually in the page cache), until SIGINT or
-//! SIGTERM; then answers in flight get a few seconds to finish and the command exits 0.
+//! served through swarmgate-webseed's router (reads on the async workers, as nginx does: local
+//! files are usually in the page cache), by default through a piece cache (`--cache`, see
+//! `webseed_cache`), until SIGINT or SIGTERM; then answers in flight get a few seconds to
+//! finish, the cache's hit ratio is printed and the command exits 0.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -18,10 +19,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use swarmgate_metainfo::TorrentBuilder;
+use swarmgate_storage::PieceCache;
 use swarmgate_webseed::{DirectorySource, ServerConfig, router, serve};
 use tokio::net::TcpListener;
 
 use crate::format::{parse_bytes, size};
+use crate::webseed_cache::CachedSource;
 
 /// How long answers in flight may run on after SIGINT or SIGTERM.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -41,6 +44,9 @@ pub(crate) struct WebseedArgs {
     /// Piece length: a power of two from 16K to 256M (default: chosen for 1,250-2,500 pieces).
     #[arg(long, value_name = "N", value_parser = parse_bytes)]
     piece_length: Option<u64>,
+    /// Bytes of whole pieces kept in memory for repeated requests (0: read the disk every time).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, default_value = "64M")]
+    cache: u64,
 }
 
 pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
@@ -76,6 +82,8 @@ pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
     );
 
     let source = DirectorySource::new().with(torrent.name(), Arc::clone(&torrent), root);
+    let cache = (args.cache > 0).then(|| Arc::new(PieceCache::new(args.cache)));
+    let served = cache.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -85,7 +93,13 @@ pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
         // Local files, most likely in the page cache: read on the async workers, as nginx does.
         let mut config = ServerConfig::default();
         config.inline_reads = true;
-        let app = router(Arc::new(source), config);
+        let app = match &cache {
+            Some(cache) => {
+                let cached = CachedSource::new(source, Arc::clone(&torrent), Arc::clone(cache));
+                router(Arc::new(cached), config)
+            }
+            None => router(Arc::new(source), config),
+        };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(serve(listener, app, async move {
             // A dropped sender also means stop.
@@ -104,7 +118,18 @@ pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
         Ok::<(), anyhow::Error>(())
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
-    eprintln!("webseed: stopped");
+    match served {
+        Some(cache) => {
+            let stats = cache.stats();
+            eprintln!(
+                "webseed: stopped; piece cache: {} hits, {} misses ({:.1} % hit ratio)",
+                stats.hits,
+                stats.misses,
+                100.0 * stats.hit_ratio()
+            );
+        }
+        None => eprintln!("webseed: stopped"),
+    }
     Ok(())
 }
 

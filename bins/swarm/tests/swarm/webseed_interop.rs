@@ -311,21 +311,42 @@ fn swarm_download_completes_a_single_and_a_multi_file_torrent_from_the_web_seed_
     let (single, folder) = fixtures(tmp.path());
     for (source, name) in [(&single, "movie.bin"), (&folder, "the album")] {
         let torrent = tmp.path().join(format!("{name}.torrent"));
-        let _webseed = Webseed::start(source, &torrent, &["--piece-length", "32K"]);
-        let out = tmp.path().join(format!("swarm-{name}"));
-        // No peer, no tracker: the torrent's url-list is the only source.
-        let args = [
-            "download".to_owned(),
-            torrent.display().to_string(),
-            "-o".to_owned(),
-            out.display().to_string(),
-            "--no-trackers".to_owned(),
-            "-q".to_owned(),
-        ];
-        let output = swarm(&args, LIMIT);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{stderr}");
-        assert!(stderr.contains("0 peers used"), "{stderr}");
-        same_content(source, &out.join(name));
+        let mut webseed = Webseed::start(source, &torrent, &["--piece-length", "32K"]);
+        // Twice: the second download is answered from the web seed's piece cache.
+        for round in 0..2 {
+            let out = tmp.path().join(format!("swarm-{round}-{name}"));
+            // No peer, no tracker: the torrent's url-list is the only source.
+            let args = [
+                "download".to_owned(),
+                torrent.display().to_string(),
+                "-o".to_owned(),
+                out.display().to_string(),
+                "--no-trackers".to_owned(),
+                "-q".to_owned(),
+            ];
+            let output = swarm(&args, LIMIT);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{stderr}");
+            assert!(stderr.contains("0 peers used"), "{stderr}");
+            same_content(source, &out.join(name));
+        }
+        assert_eq!(webseed.terminate(), Some(0));
+        let stopped = webseed.line("webseed: stopped");
+        let count = |word: &str| -> u64 {
+            let before = stopped.split(&format!(" {word}")).next().unwrap_or("");
+            before
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        if name == "movie.bin" {
+            // 8 MiB + 1234 bytes in 32 KiB pieces: 257 pieces, each read from disk once.
+            let pieces = 257;
+            assert_eq!(count("misses"), pieces, "{stopped}");
+            assert!(count("hits") >= pieces, "{stopped}");
+        } else {
+            assert!(count("hits") > 0 && count("misses") > 0, "{stopped}");
+        }
     }
 }
