@@ -7,7 +7,8 @@
 //! cache, which costs about as much as a hash pass. Each runs on its own thread, so an upload
 //! goes as fast as the slowest of them when there are cores enough:
 //!
-//! - the calling thread reads the upload into 1 MiB buffers and hashes the whole file;
+//! - the calling thread reads the upload into 1 MiB buffers and checks the limits;
+//! - the whole-file thread hashes everything (the file's address);
 //! - the chunk thread hashes each 2 MiB span (not started when the announced size makes the
 //!   file a blob);
 //! - the piece thread hashes the SHA-1 pieces (only when asked for);
@@ -34,9 +35,9 @@ use std::sync::{Arc, mpsc};
 
 use sha1::Sha1;
 use sha2::Digest;
-use sha2::digest::FixedOutputReset;
 
 use crate::content::sink::Sink;
+use crate::content::stages::{Filled, aborted, span_loop, sync_loop, write_loop};
 use crate::content::{CHUNK_SIZE, ContentError, IngestOptions, PIECE_LENGTH};
 use crate::meta::Sha256;
 
@@ -95,19 +96,6 @@ impl Staged {
     }
 }
 
-/// A buffer in flight: `len` valid bytes.
-struct Filled {
-    buf: Arc<Vec<u8>>,
-    len: usize,
-}
-
-/// A consumer thread's answer: `None` when another thread failed first.
-type Outcome<T> = Result<Option<T>, ContentError>;
-
-fn aborted() -> ContentError {
-    ContentError::corrupt("ingest", "aborted")
-}
-
 /// Streams `reader` into temporary files named `<id>.*` under `tmp`, choosing blob or chunks by
 /// `threshold` (files of at least `threshold` bytes are chunked). On error nothing is left.
 pub(crate) fn stage(
@@ -124,15 +112,22 @@ pub(crate) fn stage(
     std::thread::scope(|scope| {
         let (returns, returned) = mpsc::channel::<Arc<Vec<u8>>>();
         let mut consumers = Vec::new();
-        let mut spawn_hasher = |span: u32| {
+        let mut spawn_hasher = |span: usize| {
             let (sender, input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
             consumers.push(sender);
             let returns = returns.clone();
             let abort = &abort;
-            (input, returns, abort, span as usize)
+            (input, returns, abort, span)
         };
-        let chunk_input = (!announced_blob).then(|| spawn_hasher(CHUNK_SIZE));
-        let piece_input = options.piece_hashes.then(|| spawn_hasher(PIECE_LENGTH));
+        let whole_input = spawn_hasher(usize::MAX);
+        let chunk_input = (!announced_blob).then(|| spawn_hasher(CHUNK_SIZE as usize));
+        let piece_input = options
+            .piece_hashes
+            .then(|| spawn_hasher(PIECE_LENGTH as usize));
+        let whole = {
+            let (input, to_reader, flag, span) = whole_input;
+            scope.spawn(move || span_loop::<sha2::Sha256, 32>(input, to_reader, flag, span))
+        };
         let chunker = chunk_input.map(|(input, returns, abort, span)| {
             scope.spawn(move || span_loop::<sha2::Sha256, 32>(input, returns, abort, span))
         });
@@ -147,21 +142,28 @@ pub(crate) fn stage(
         let writer_returns = returns.clone();
         let writer = scope.spawn(|| write_loop(writer_input, writer_returns, sink, &abort));
         drop(returns);
-        let read = read_loop(reader, options, &returned, &consumers);
+        let read = read_loop(reader, options, &returned, &consumers, &abort);
         if read.is_err() {
             abort.store(true, Ordering::SeqCst);
         }
         drop(consumers);
         let written = join(writer);
+        let whole = join(whole);
         let chunks = chunker.map(join).transpose();
         let pieces = hasher.map(join).transpose();
         let synced = join(syncer);
         let staged = (|| {
-            let (sha256, size) = read?;
-            let written = written?.ok_or_else(aborted)?;
-            let chunks = chunks?;
-            let pieces = pieces?;
+            // A thread's own error first: the others only stopped because of it (the reader
+            // with the "aborted" marker, the consumers with `None`).
+            let (written, whole, chunks, pieces) = (written?, whole?, chunks?, pieces?);
             synced?;
+            let size = read?;
+            // One span of "unbounded" length: one digest, or none for an empty upload.
+            let sha256 = match whole.ok_or_else(aborted)?.first() {
+                Some(digest) => Sha256(*digest),
+                None => Sha256(sha2::Sha256::digest(b"").into()),
+            };
+            let written = written.ok_or_else(aborted)?;
             let body = match (written, chunks) {
                 (Written::Blob(path), _) => StagedBody::Blob(path),
                 (Written::Chunks(files), Some(Some(hashes))) if hashes.len() == files.len() => {
@@ -218,18 +220,22 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// The calling thread's part: read, limit, hash the whole file, hand each buffer to every
-/// consumer.
+/// The calling thread's part: read, check the limits, hand each buffer to every consumer;
+/// the number of bytes read.
 fn read_loop(
     reader: &mut dyn Read,
     options: &IngestOptions,
     returned: &mpsc::Receiver<Arc<Vec<u8>>>,
     consumers: &[mpsc::SyncSender<Filled>],
-) -> Result<(Sha256, u64), ContentError> {
-    let mut hasher = sha2::Sha256::new();
+    abort: &AtomicBool,
+) -> Result<u64, ContentError> {
     let mut total: u64 = 0;
     let mut allocated = 0usize;
     loop {
+        if abort.load(Ordering::SeqCst) {
+            // A consumer failed (its error is the one reported): stop reading the upload.
+            return Err(aborted());
+        }
         let mut buf = next_buffer(returned, &mut allocated);
         let len = fill(reader, &mut buf).map_err(|source| ContentError::Read { source })?;
         total += len as u64;
@@ -251,7 +257,6 @@ fn read_loop(
         if len == 0 {
             break;
         }
-        hasher.update(&buf[..len]);
         let buf = Arc::new(buf);
         for consumer in consumers {
             let filled = Filled {
@@ -273,7 +278,7 @@ fn read_loop(
             });
         }
     }
-    Ok((Sha256(hasher.finalize().into()), total))
+    Ok(total)
 }
 
 /// A buffer of [`BUFFER`] bytes: a returned one when both consumers are done with it, a new one
@@ -314,92 +319,6 @@ fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// The writer thread: the sink gets every buffer; `None` when another thread aborted.
-fn write_loop(
-    input: mpsc::Receiver<Filled>,
-    returns: mpsc::Sender<Arc<Vec<u8>>>,
-    mut sink: Sink<'_>,
-    abort: &AtomicBool,
-) -> Outcome<Written> {
-    let mut failed = None;
-    for Filled { buf, len } in input {
-        if failed.is_none() && !abort.load(Ordering::SeqCst) {
-            if let Err(error) = sink.write(&buf[..len]) {
-                abort.store(true, Ordering::SeqCst);
-                failed = Some(error);
-            }
-        }
-        let _ = returns.send(buf);
-    }
-    if let Some(error) = failed {
-        sink.discard();
-        return Err(error);
-    }
-    if abort.load(Ordering::SeqCst) {
-        sink.discard();
-        return Ok(None);
-    }
-    sink.finish().map(Some)
-}
-
-/// A hash thread: the digest `D` (of `N` bytes) of every `span` bytes of the stream, the last
-/// span shorter; `None` when aborted.
-fn span_loop<D: Digest + FixedOutputReset, const N: usize>(
-    input: mpsc::Receiver<Filled>,
-    returns: mpsc::Sender<Arc<Vec<u8>>>,
-    abort: &AtomicBool,
-    span: usize,
-) -> Outcome<Vec<[u8; N]>> {
-    let mut hasher = D::new();
-    let mut in_span = 0usize;
-    let mut digests = Vec::new();
-    let finish = |hasher: &mut D, digests: &mut Vec<[u8; N]>| {
-        let mut digest = [0u8; N];
-        digest.copy_from_slice(&hasher.finalize_reset());
-        digests.push(digest);
-    };
-    for Filled { buf, len } in input {
-        if !abort.load(Ordering::SeqCst) {
-            let mut data = &buf[..len];
-            while !data.is_empty() {
-                let take = (span - in_span).min(data.len());
-                Digest::update(&mut hasher, &data[..take]);
-                in_span += take;
-                data = &data[take..];
-                if in_span == span {
-                    finish(&mut hasher, &mut digests);
-                    in_span = 0;
-                }
-            }
-        }
-        let _ = returns.send(buf);
-    }
-    if abort.load(Ordering::SeqCst) {
-        return Ok(None);
-    }
-    if in_span > 0 {
-        finish(&mut hasher, &mut digests);
-    }
-    Ok(Some(digests))
-}
-
-/// The sync thread: `fdatasync`s each file it is given; the first error aborts the ingest.
-fn sync_loop(
-    input: mpsc::Receiver<(File, PathBuf)>,
-    abort: &AtomicBool,
-) -> Result<(), ContentError> {
-    let mut failed = None;
-    for (file, path) in input {
-        if failed.is_none() && !abort.load(Ordering::SeqCst) {
-            if let Err(error) = file.sync_data() {
-                abort.store(true, Ordering::SeqCst);
-                failed = Some(ContentError::io(&path, error));
-            }
-        }
-    }
-    failed.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -457,6 +376,40 @@ mod tests {
         assert_eq!(buf, [0, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(fill(&mut reader, &mut buf).unwrap(), 2);
         assert_eq!(fill(&mut reader, &mut buf).unwrap(), 0);
+    }
+
+    struct Counting<R>(R, u64);
+
+    impl<R: Read> Read for Counting<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_failing_writer_stops_the_reader_and_its_error_is_the_one_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("missing");
+        // An endless upload: only the abort flag can end this ingest.
+        let mut reader = Counting(io::repeat(7).take(u64::MAX), 0);
+        let result = stage(
+            &missing,
+            "w",
+            1 << 20,
+            &mut reader,
+            &IngestOptions::default(),
+        );
+        assert!(
+            matches!(&result, Err(ContentError::Io { path, .. }) if path.starts_with(&missing)),
+            "{result:?}"
+        );
+        assert!(
+            reader.1 < 64 << 20,
+            "read {} bytes after the failure",
+            reader.1
+        );
     }
 
     #[test]

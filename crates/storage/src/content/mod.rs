@@ -44,6 +44,7 @@ mod memory;
 mod pieces;
 mod reader;
 mod sink;
+mod stages;
 mod types;
 
 #[cfg(feature = "conformance")]
