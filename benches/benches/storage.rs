@@ -44,7 +44,12 @@ fn record(name: &str, elapsed: Duration) {
 
 /// The process's CPU time (user + system) so far, from /proc/self/stat (Linux; zero elsewhere).
 fn cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    stat_cpu("/proc/self/stat")
+}
+
+/// The CPU time in a /proc `stat` file.
+fn stat_cpu(path: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return Duration::ZERO;
     };
     // Fields after the command name (which may hold spaces) start at its closing parenthesis;
@@ -55,6 +60,90 @@ fn cpu_time() -> Duration {
         .get(11..13)
         .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
     Duration::from_millis(ticks * 10)
+}
+
+/// Each thread's CPU time so far, by thread id.
+fn thread_cpu() -> BTreeMap<u64, Duration> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return BTreeMap::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            Some((tid, stat_cpu(&format!("/proc/self/task/{tid}/stat"))))
+        })
+        .collect()
+}
+
+/// Lines of the per-stage CPU profile, printed by `report`.
+static STAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// One ingest with every thread's CPU time sampled every 2 ms: the pipeline's stages. The
+/// calling thread is the reader (and whole-file SHA-256); the others are the chunk, piece,
+/// writer and sync threads. With a core per stage, an ingest would take as long as its busiest
+/// stage.
+fn profile_stages(name: &str, store: &FsContentStore, data: &[u8], options: &IngestOptions) {
+    let me = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str()?.parse::<u64>().ok());
+    let before = thread_cpu();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let peak: Mutex<BTreeMap<u64, Duration>> = Mutex::new(BTreeMap::new());
+    let (elapsed, sampler) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let own = std::fs::read_link("/proc/thread-self")
+                .ok()
+                .and_then(|p| p.file_name()?.to_str()?.parse::<u64>().ok());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut peak = peak.lock().unwrap_or_else(|e| e.into_inner());
+                for (tid, cpu) in thread_cpu() {
+                    let slot = peak.entry(tid).or_default();
+                    *slot = (*slot).max(cpu);
+                }
+                drop(peak);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            own
+        });
+        let started = Instant::now();
+        let ingested = store.ingest(&mut &data[..], options).expect("ingest");
+        let elapsed = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        store.remove(&ingested.sha256).expect("remove");
+        (elapsed, sampler.join().expect("sampler"))
+    });
+    let after = thread_cpu();
+    let peak = peak.into_inner().unwrap_or_else(|e| e.into_inner());
+    let spent =
+        |tid: &u64, cpu: Duration| cpu.saturating_sub(before.get(tid).copied().unwrap_or_default());
+    let reader = me.map_or(Duration::ZERO, |me| {
+        spent(&me, after.get(&me).copied().unwrap_or_default())
+    });
+    let mut others: Vec<Duration> = peak
+        .iter()
+        .filter(|(tid, _)| Some(**tid) != me && Some(**tid) != sampler && !before.contains_key(tid))
+        .map(|(tid, cpu)| spent(tid, *cpu))
+        .filter(|cpu| !cpu.is_zero())
+        .collect();
+    others.sort_unstable_by(|a, b| b.cmp(a));
+    let busiest = others.first().copied().unwrap_or_default().max(reader);
+    let stages: Vec<String> = others
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect();
+    STAGES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!(
+            "  {name:<24} wall {:.2} s; CPU s per stage: reader {:.2}, others [{}]; busiest stage \
+         {:.2} s",
+            elapsed.as_secs_f64(),
+            reader.as_secs_f64(),
+            stages.join(", "),
+            busiest.as_secs_f64()
+        ));
+    record(&format!("stage {name}"), busiest);
 }
 
 fn median(name: &str) -> Option<Duration> {
@@ -131,6 +220,7 @@ fn ingest(c: &mut Criterion) {
                 piece_hashes,
                 ..IngestOptions::default()
             };
+            profile_stages(&name, &store, &data, &options);
             group.bench_function(&name, |b| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
@@ -254,7 +344,7 @@ fn report(_: &mut Criterion) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .keys()
-        .filter(|k| k.contains('-') && !k.starts_with("cpu "))
+        .filter(|k| k.contains('-') && !k.contains(' '))
         .cloned()
         .collect();
     for name in names {
@@ -267,6 +357,28 @@ fn report(_: &mut Criterion) {
                 sha256.as_secs_f64() / time.as_secs_f64() * 100.0,
                 cpu.as_secs_f64(),
                 cpu.as_secs_f64() / time.as_secs_f64()
+            );
+        }
+    }
+    println!("\nthe pipeline's stages (one profiled ingest each, CPU time per thread):");
+    for line in STAGES.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        println!("{line}");
+    }
+    println!(
+        "with a core per stage an ingest takes as long as its busiest stage: at most \
+         (SHA-256 time / busiest stage) of one core's SHA-256 rate:"
+    );
+    let names: Vec<String> = TIMES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .filter_map(|k| k.strip_prefix("stage ").map(str::to_owned))
+        .collect();
+    for name in names {
+        if let Some(busiest) = median(&format!("stage {name}")) {
+            println!(
+                "  {name:<24} {:>5.1} %",
+                sha256.as_secs_f64() / busiest.as_secs_f64() * 100.0
             );
         }
     }
