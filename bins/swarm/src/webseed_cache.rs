@@ -1,12 +1,14 @@
-//! `swarm webseed`'s reads through a piece cache: the web seed answers from whole torrent
-//! pieces kept in swarmgate-storage's `PieceCache`, loaded from disk on a miss.
+//! `swarm webseed`'s reads through a piece cache: whole torrent pieces kept in
+//! swarmgate-storage's `PieceCache`.
 //!
-//! Clients ask a web seed for pieces (BEP 19 requests are piece-aligned ranges of one file), and
-//! a popular piece is asked for by every client that joins, so the cache holds pieces, not file
-//! blocks: a range inside one piece is a zero-copy slice of the cached piece; a range across
-//! pieces is copied together from them. A piece that spans files is loaded from each, with pad
-//! files read as zeros. Concurrent misses of one piece read the disk once (the cache makes the
-//! others wait for that load).
+//! BEP 19 clients ask a web seed for whole pieces (a piece-aligned range of each file it spans),
+//! and a popular piece is asked for by every client that joins, so the cache holds pieces, not
+//! file blocks. A request that covers a whole piece goes through the cache (loaded from disk on a
+//! miss; concurrent misses of one piece read the disk once). A request for part of a piece is a
+//! slice of the cached piece when it is there, and otherwise read from the file directly: loading
+//! a 4 MiB piece to answer 16 KiB of it would multiply the disk reads of random-range traffic. A
+//! range inside one piece is a zero-copy slice; a range across pieces is copied together. A piece
+//! that spans files is loaded from each, with pad files as zeros.
 
 use std::io;
 use std::sync::Arc;
@@ -41,6 +43,8 @@ impl CachedSource {
 
 /// One file of a torrent, read piece by piece through the cache.
 pub(crate) struct CachedFile {
+    /// The file itself, for reads of parts of pieces that are not cached.
+    file: DiskFile,
     inner: Arc<DirectorySource>,
     cache: Arc<PieceCache>,
     torrent: Arc<Torrent>,
@@ -75,12 +79,14 @@ impl WebSeedSource for CachedSource {
         if torrent.info_hash() != self.torrent.info_hash() {
             return Ok(None);
         }
+        let length = file.len();
         Ok(Some(CachedFile {
+            file,
             inner: Arc::clone(&self.inner),
             cache: Arc::clone(&self.cache),
             id: CacheId::Torrent(wire_hash(torrent)),
             start: entry.offset(),
-            length: file.len(),
+            length,
             torrent: Arc::clone(&self.torrent),
         }))
     }
@@ -126,21 +132,89 @@ impl WebSeedFile for CachedFile {
         let piece_length = u64::from(geometry.piece_length());
         let start = self.start + offset;
         let end = start + length as u64;
-        let first = PieceIndex((start / piece_length) as u32);
-        let last = PieceIndex(((end.max(start + 1) - 1) / piece_length) as u32);
-        if first == last {
-            let piece = self.piece(first)?;
-            let at = (start - geometry.piece_offset(first)) as usize;
-            return Ok(piece.slice(at..at + length));
+        let first = (start / piece_length) as u32;
+        let last = ((end.max(start + 1) - 1) / piece_length) as u32;
+        let mut parts = Vec::with_capacity((last - first + 1) as usize);
+        for index in first..=last {
+            let piece = PieceIndex(index);
+            let piece_start = geometry.piece_offset(piece);
+            let piece_end = piece_start + u64::from(geometry.piece_size(piece).unwrap_or(0));
+            let (from, to) = (start.max(piece_start), end.min(piece_end));
+            let key = PieceKey {
+                id: self.id,
+                index: piece,
+            };
+            let part = if from == piece_start && to == piece_end {
+                self.piece(piece)?
+            } else if let Some(cached) = self.cache.get(&key) {
+                cached.slice((from - piece_start) as usize..(to - piece_start) as usize)
+            } else {
+                self.file.read(from - self.start, (to - from) as usize)?
+            };
+            parts.push(part);
+        }
+        if let [only] = &parts[..] {
+            return Ok(only.clone());
         }
         let mut out = BytesMut::with_capacity(length);
-        for index in first.0..=last.0 {
-            let piece = self.piece(PieceIndex(index))?;
-            let piece_start = geometry.piece_offset(PieceIndex(index));
-            let from = start.max(piece_start) - piece_start;
-            let to = end.min(piece_start + piece.len() as u64) - piece_start;
-            out.extend_from_slice(&piece[from as usize..to as usize]);
+        for part in parts {
+            out.extend_from_slice(&part);
         }
         Ok(out.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swarmgate_metainfo::TorrentBuilder;
+
+    /// Two files (40,000 and 30,001 bytes) in 16 KiB pieces: piece 2 spans both.
+    fn served() -> (tempfile::TempDir, CachedSource, Arc<Torrent>, Vec<Vec<u8>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("t");
+        std::fs::create_dir_all(&root).unwrap();
+        let data: Vec<Vec<u8>> = [40_000usize, 30_001]
+            .iter()
+            .enumerate()
+            .map(|(f, &n)| (0..n).map(|i| (i * 7 + f * 13) as u8).collect())
+            .collect();
+        std::fs::write(root.join("a.bin"), &data[0]).unwrap();
+        std::fs::write(root.join("b.bin"), &data[1]).unwrap();
+        let created = TorrentBuilder::new(&root)
+            .piece_length(16 * 1024)
+            .build()
+            .unwrap();
+        let torrent = Arc::new(created.torrent);
+        let inner = DirectorySource::new().with("t", Arc::clone(&torrent), dir.path());
+        let cache = Arc::new(PieceCache::new(1 << 20));
+        let source = CachedSource::new(inner, Arc::clone(&torrent), cache);
+        (dir, source, torrent, data)
+    }
+
+    #[test]
+    fn whole_pieces_are_cached_and_parts_read_right_whichever_path() {
+        let (_dir, source, torrent, data) = served();
+        let a = source.open(&torrent, 0).unwrap().unwrap();
+        let b = source.open(&torrent, 1).unwrap().unwrap();
+        // A part of an uncached piece is read from the file, and caches nothing.
+        assert_eq!(a.read(100, 50).unwrap(), &data[0][100..150]);
+        assert_eq!(source.cache.stats().entries, 0);
+        // Whole piece 0, then parts of it come from the cache.
+        assert_eq!(a.read(0, 16_384).unwrap(), &data[0][..16_384]);
+        let hits = source.cache.stats().hits;
+        assert_eq!(a.read(1_000, 9).unwrap(), &data[0][1_000..1_009]);
+        assert_eq!(source.cache.stats().hits, hits + 1);
+        // Across pieces 0 and 1 (cached and not).
+        assert_eq!(a.read(16_000, 1_000).unwrap(), &data[0][16_000..17_000]);
+        // The tail of a.bin and the head of b.bin are piece 2: each file's part of it.
+        assert_eq!(a.read(32_768, 7_232).unwrap(), &data[0][32_768..]);
+        assert_eq!(b.read(0, 100).unwrap(), &data[1][..100]);
+        // Pieces 3 and 4 (the short last one) whole, then again from the cache.
+        let last_start = 3 * 16_384 - 40_000;
+        let tail = &data[1][last_start..];
+        assert_eq!(b.read(last_start as u64, tail.len()).unwrap(), tail);
+        assert_eq!(b.read(last_start as u64, tail.len()).unwrap(), tail);
+        assert!(source.cache.stats().entries >= 2);
     }
 }
