@@ -1,6 +1,5 @@
 //! `swarm create`: a .torrent for a file or a folder, hashed on every core, with a progress bar.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -10,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use swarmgate_metainfo::{Magnet, TorrentBuilder};
 
 use crate::format::{parse_bytes, size};
+use crate::process::write_atomically;
 
 /// Arguments of `swarm create`.
 #[derive(Args, Debug)]
@@ -139,19 +139,4 @@ pub(crate) fn run(args: &CreateArgs) -> anyhow::Result<()> {
     }
     println!("magnet: {}", Magnet::from_torrent(torrent));
     Ok(())
-}
-
-/// Writes to a temporary sibling and renames it into place: a crash leaves no half torrent.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let temporary = path.with_extension(format!("torrent.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.with_context(|| format!("{}", path.display()))
 }

@@ -6,6 +6,7 @@
 mod create;
 mod download;
 mod format;
+mod process;
 mod show;
 mod tracker;
 mod webseed;

@@ -18,6 +18,8 @@ use swarmgate_tracker::{Access, RateLimit, Tracker, TrackerConfig, serve_http, s
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::process::wait_for_signal;
+
 /// How often expired peers are forgotten and the request rates measured.
 const MAINTENANCE: Duration = Duration::from_secs(5);
 
@@ -194,23 +196,4 @@ async fn serve(args: &TrackerArgs, tracker: Arc<Tracker>, threads: usize) -> any
         stats.leechers
     );
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    if interrupt.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

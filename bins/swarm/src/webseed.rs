@@ -10,9 +10,8 @@
 //! `webseed_cache`), until SIGINT or SIGTERM; then answers in flight get a few seconds to
 //! finish, the cache's hit ratio is printed and the command exits 0.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use swarmgate_webseed::{DirectorySource, ServerConfig, router, serve};
 use tokio::net::TcpListener;
 
 use crate::format::{parse_bytes, size};
+use crate::process::{wait_for_signal, write_atomically};
 use crate::webseed_cache::CachedSource;
 
 /// How long answers in flight may run on after SIGINT or SIGTERM.
@@ -131,38 +131,4 @@ pub(crate) fn run_webseed(args: &WebseedArgs) -> anyhow::Result<()> {
         None => eprintln!("webseed: stopped"),
     }
     Ok(())
-}
-
-/// Writes to a temporary sibling and renames it into place: a crash leaves no half torrent.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let temporary = path.with_extension(format!("torrent.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result.with_context(|| format!("{}", path.display()))
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    if interrupt.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
