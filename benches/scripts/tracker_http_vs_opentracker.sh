@@ -37,6 +37,8 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$REPO_ROOT/benches/scripts/lib.sh"
 HELPERS="$REPO_ROOT/benches/scripts/tracker"
 LUA="$HELPERS/announce.lua"
 DURATION=${1:-${DURATION:-10}}
@@ -55,58 +57,19 @@ for value in DURATION WARMUP CONNECTIONS WRK_THREADS; do
     esac
 done
 
-need() { # program install-command
-    command -v "$1" >/dev/null || {
-        echo "missing $1: install it with '$2'" >&2
-        exit 2
-    }
-}
 need wrk "apt-get install wrk"
 need curl "apt-get install curl"
 need python3 "apt-get install python3"
 need /usr/bin/time "apt-get install time"
 case " $TRACKERS " in *" opentracker "*) need opentracker "apt-get install opentracker" ;; esac
 
-PIDS=() # what we started and have not reaped yet: the exit trap stops them
-forget() { # PID: reaped, no longer ours to kill
-    local pid kept=()
-    for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
-    PIDS=("${kept[@]}")
-}
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-if [ -z "$WORK_DIR" ]; then
-    WORK_DIR=$(mktemp -d /tmp/swarmgate-tracker-http.XXXXXX)
-    trap 'cleanup; rm -rf "$WORK_DIR"' EXIT
-else
-    mkdir -p "$WORK_DIR"
-    trap cleanup EXIT
-fi
-WORK_DIR=$(cd "$WORK_DIR" && pwd)
+use_work_dir swarmgate-tracker-http
 chmod 755 "$WORK_DIR" # opentracker drops to user nobody and must read the whitelist
-trap 'exit 130' INT TERM
-
-say() { echo "== $*" >&2; }
-fail() {
-    echo "FAILED: $*" >&2
-    exit 1
-}
 
 # --- the swarm binary ---------------------------------------------------------------------------
 SWARM_NOTE=""
 case " $TRACKERS " in *" swarm "*)
-    if [ -z "${SWARM:-}" ]; then
-        SWARM="$REPO_ROOT/target/release/swarm"
-        if [ ! -x "$SWARM" ]; then
-            say "building swarm (cargo build --release -p swarmgate-swarm)"
-            (cd "$REPO_ROOT" && cargo build --release -p swarmgate-swarm --jobs 2 >&2)
-            SWARM="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/swarm"
-        fi
-    fi
-    [ -x "$SWARM" ] || fail "no swarm binary at $SWARM (build it with 'cargo build --release -p swarmgate-swarm')"
-    if ! "$SWARM" tracker --help >/dev/null 2>&1; then
+    if ! find_swarm tracker; then
         SWARM_NOTE="$SWARM has no 'tracker' subcommand (an older build?): the swarm rows are skipped"
         echo "NOTE: $SWARM_NOTE" >&2
         TRACKERS=$(for t in $TRACKERS; do [ "$t" = swarm ] || echo "$t"; done)

@@ -26,6 +26,8 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$REPO_ROOT/benches/scripts/lib.sh"
 SIZE_MIB=${1:-${SIZE_MIB:-1024}}
 WORK_DIR=${2:-${WORK_DIR:-}}
 DURATION=${DURATION:-10}
@@ -52,12 +54,6 @@ if [ "$MIN_RANGE" -gt "$MAX_RANGE" ] || [ "$MAX_RANGE" -gt "$SIZE" ]; then
     exit 2
 fi
 
-need() { # program install-command
-    command -v "$1" >/dev/null || {
-        echo "missing $1: install it with '$2'" >&2
-        exit 2
-    }
-}
 need wrk "apt-get install wrk"
 need curl "apt-get install curl"
 need sha256sum "apt-get install coreutils"
@@ -71,39 +67,12 @@ case " $SERVERS " in *" nginx "*)
     ;;
 esac
 
-PIDS=() # servers we started and have not reaped yet: the exit trap stops them
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-if [ -z "$WORK_DIR" ]; then
-    WORK_DIR=$(mktemp -d /tmp/swarmgate-webseed-bench.XXXXXX)
-    trap 'cleanup; rm -rf "$WORK_DIR"' EXIT
-else
-    mkdir -p "$WORK_DIR"
-    trap cleanup EXIT
-fi
-WORK_DIR=$(cd "$WORK_DIR" && pwd)
-chmod 755 "$WORK_DIR"
-trap 'exit 130' INT TERM
-
-say() { echo "== $*" >&2; }
-fail() {
-    echo "FAILED: $*" >&2
-    exit 1
-}
+use_work_dir swarmgate-webseed-bench
+chmod 755 "$WORK_DIR" # opentracker drops to user nobody and must read the whitelist
 
 # --- the swarm binary ---------------------------------------------------------------------------
 case " $SERVERS " in *" swarm "*)
-    if [ -z "${SWARM:-}" ]; then
-        SWARM="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/swarm"
-        if [ ! -x "$SWARM" ]; then
-            say "building swarm (cargo build --release -p swarmgate-swarm)"
-            (cd "$REPO_ROOT" && cargo build --release -p swarmgate-swarm --jobs 2 >&2)
-        fi
-    fi
-    [ -x "$SWARM" ] || fail "no swarm binary at $SWARM"
-    "$SWARM" webseed --help >/dev/null 2>&1 || fail "$SWARM has no 'webseed' subcommand"
+    find_swarm webseed || fail "$SWARM has no 'webseed' subcommand"
     ;;
 esac
 
