@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use swarmgate_core::{InfoHashV1, SplitMix64, decode_compact_peer, encode_compact_peer};
+use swarmgate_core::{InfoHashV1, SplitMix64, decode_compact_peer};
 
 use super::swarm::{PeerSet, Previous, Swarm};
 use crate::announce::{AnnounceEvent, ScrapeStats};
@@ -193,15 +193,21 @@ impl Registry {
                 shard.torrents.entry(arrival.info_hash).or_default()
             }
         };
-        let mut compact = Vec::with_capacity(18);
-        encode_compact_peer(arrival.addr, &mut compact);
+        // The compact forms (BEP 23, BEP 7), built on the stack: this runs on every announce.
         let (mut v4, mut v6) = ([0u8; 6], [0u8; 18]);
-        let is_v4 = arrival.addr.is_ipv4();
-        if is_v4 {
-            v4.copy_from_slice(&compact);
-        } else {
-            v6.copy_from_slice(&compact);
-        }
+        let port = arrival.addr.port().to_be_bytes();
+        let is_v4 = match arrival.addr.ip() {
+            IpAddr::V4(ip) => {
+                v4[..4].copy_from_slice(&ip.octets());
+                v4[4..].copy_from_slice(&port);
+                true
+            }
+            IpAddr::V6(ip) => {
+                v6[..16].copy_from_slice(&ip.octets());
+                v6[16..].copy_from_slice(&port);
+                false
+            }
+        };
         if swarm.peers() >= arrival.max_peers && arrival.event != AnnounceEvent::Stopped {
             let known = if is_v4 {
                 swarm.v4.contains(&v4)
