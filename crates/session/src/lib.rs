@@ -42,5 +42,8 @@ pub use driver::{
     FetchError, FetchFuture, MagnetError, MagnetOptions, Phase, PieceFetcher, Progress, RunConfig,
     RunError, Summary, resolve_magnet, run,
 };
-pub use engine::{DisconnectReason, Engine, EngineConfig, EngineEvent, EngineStats, PieceCheck};
+pub use engine::{
+    DisconnectReason, Engine, EngineConfig, EngineEvent, EngineStats, PieceCheck, WEB_SEED_BACKOFF,
+    WebSeedFailure,
+};
 pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};

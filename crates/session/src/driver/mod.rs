@@ -215,7 +215,7 @@ pub async fn run(
     let web_seeds: HashMap<PeerKey, Arc<dyn PieceFetcher>> = config
         .web_seeds
         .drain(..)
-        .map(|fetcher| (engine.add_web_seed(), fetcher))
+        .map(|fetcher| (engine.add_web_seed(Instant::now()), fetcher))
         .collect();
 
     let (inbound_tx, mut inbound_rx) = mpsc::channel(INBOUND_QUEUE);
@@ -410,7 +410,7 @@ fn handle_inbound(
         Inbound::Peers { addrs, source } => engine.add_peers(now, addrs, source),
         Inbound::WebSeedPiece { key, piece, result } => match result {
             Ok(data) => engine.handle_web_seed_piece(now, key, piece, data),
-            Err(_) => engine.handle_web_seed_failed(now, key, piece),
+            Err(error) => engine.handle_web_seed_failed(now, key, piece, error.failure),
         },
     }
 }

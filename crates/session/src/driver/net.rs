@@ -59,7 +59,7 @@ pub(crate) enum Inbound {
     WebSeedPiece {
         key: PeerKey,
         piece: swarmgate_core::PieceIndex,
-        result: Result<Bytes, String>,
+        result: Result<Bytes, super::web_seed::FetchError>,
     },
 }
 

@@ -14,16 +14,43 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use swarmgate_core::PieceIndex;
 use tokio::sync::mpsc;
 
 use super::net::Inbound;
+use crate::engine::WebSeedFailure;
 use crate::picker::PeerKey;
 
-/// Why a fetch gave nothing; the text is for logs, the engine only counts failures.
-pub type FetchError = Box<dyn std::error::Error + Send + Sync>;
+/// Why a fetch gave nothing: what it means for the seed, and the text for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchError {
+    /// Whether to rest and retry, or give the seed up.
+    pub failure: WebSeedFailure,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl FetchError {
+    /// A failure that may pass: rest `retry_after` (or a few seconds) and try again.
+    pub fn retry(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            failure: WebSeedFailure::Retry { retry_after },
+            message: message.into(),
+        }
+    }
+
+    /// A failure that will not pass: drop the seed.
+    pub fn give_up(message: impl Into<String>) -> Self {
+        Self {
+            failure: WebSeedFailure::GiveUp,
+            message: message.into(),
+        }
+    }
+}
 
 /// The future a fetch returns.
 pub type FetchFuture = Pin<Box<dyn Future<Output = Result<Bytes, FetchError>> + Send>>;
@@ -36,7 +63,15 @@ pub trait PieceFetcher: Send + Sync + fmt::Debug + 'static {
 
 impl PieceFetcher for swarmgate_webseed::WebSeed {
     fn fetch(self: Arc<Self>, piece: PieceIndex) -> FetchFuture {
-        Box::pin(async move { Ok(self.fetch_piece(piece).await?) })
+        Box::pin(async move {
+            self.fetch_piece(piece).await.map_err(|error| match &error {
+                swarmgate_webseed::WebSeedError::Unavailable { retry_after, .. } => {
+                    FetchError::retry(error.to_string(), *retry_after)
+                }
+                // Unusable, a corrupt piece (verified here already), a torrent it cannot serve.
+                _ => FetchError::give_up(error.to_string()),
+            })
+        })
     }
 }
 
@@ -49,7 +84,7 @@ pub(super) fn start_fetch(
     inbound: mpsc::Sender<Inbound>,
 ) {
     tokio::spawn(async move {
-        let result = fetcher.fetch(piece).await.map_err(|e| e.to_string());
+        let result = fetcher.fetch(piece).await;
         // A closed queue means the run is over: nobody wants the piece.
         let _ = inbound
             .send(Inbound::WebSeedPiece { key, piece, result })

@@ -35,6 +35,7 @@ use connect::Candidates;
 use peer::Peer;
 use swarmgate_core::SplitMix64;
 pub use types::{DisconnectReason, EngineConfig, EngineEvent, EngineStats, PieceCheck};
+pub use web_seed::{WEB_SEED_BACKOFF, WebSeedFailure};
 
 /// Who sent one block of a piece that failed, and the SHA-1 of what they sent.
 type BlockSender = (SocketAddr, PeerKey, Option<[u8; 20]>);
@@ -228,7 +229,7 @@ impl Engine {
         } else {
             self.piece_failed(now, piece, check.block_digests);
         }
-        self.web_seed_checked(piece, passed);
+        self.web_seed_checked(now, piece, passed);
     }
 
     /// The data for an upload asked for with [`EngineEvent::ReadBlock`].
@@ -270,7 +271,7 @@ impl Engine {
             self.run_choker(now);
         }
         self.connect_more(now);
-        self.schedule_web_seeds();
+        self.schedule_web_seeds(now);
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
@@ -279,6 +280,7 @@ impl Engine {
         peers
             .chain(Some(self.choker.next_due()))
             .chain(self.candidates.next_retry())
+            .chain(self.web_seed_timeout())
             .min()
     }
 

@@ -142,7 +142,7 @@ fn fetches(engine: &mut Engine) -> Vec<(PeerKey, PieceIndex)> {
 fn a_web_seed_fetches_whole_pieces_one_at_a_time_until_complete() {
     let now = Instant::now();
     let mut engine = Engine::new(config(), Bitfield::new(4), now);
-    let seed = engine.add_web_seed();
+    let seed = engine.add_web_seed(now);
     let mut asked = fetches(&mut engine);
     let mut done = Vec::new();
     while let Some((key, piece)) = asked.pop() {
@@ -181,28 +181,60 @@ fn a_web_seed_fetches_whole_pieces_one_at_a_time_until_complete() {
 }
 
 #[test]
-fn a_failing_or_lying_web_seed_is_dropped() {
+fn a_failing_or_lying_web_seed_rests_then_is_dropped() {
     let now = Instant::now();
     let mut engine = Engine::new(config(), Bitfield::new(4), now);
-    let seed = engine.add_web_seed();
-    for attempt in 1..=3 {
-        let asked = fetches(&mut engine);
-        assert_eq!(asked.len(), 1, "attempt {attempt}");
-        let (key, piece) = asked[0];
-        if attempt == 2 {
-            // A short body is a failed fetch, not data.
-            engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![0u8; 100]));
-        } else {
-            engine.handle_web_seed_failed(now, key, piece);
-        }
-    }
+    let seed = engine.add_web_seed(now);
+    let (key, piece) = fetches(&mut engine)[0];
+    // A 503 with Retry-After: 30: nothing for 30 s, then the seed tries again.
+    let wait = Duration::from_secs(30);
+    engine.handle_web_seed_failed(
+        now,
+        key,
+        piece,
+        WebSeedFailure::Retry {
+            retry_after: Some(wait),
+        },
+    );
+    engine.handle_timeout(now + Duration::from_secs(29));
+    assert!(fetches(&mut engine).is_empty(), "resting");
+    assert!(engine.poll_timeout().is_some_and(|t| t <= now + wait));
+    let later = now + wait;
+    engine.handle_timeout(later);
+    let (key, piece) = fetches(&mut engine)[0];
+    assert_eq!(key, seed);
+    // Without Retry-After it rests WEB_SEED_BACKOFF; the third failure in a row drops it.
+    engine.handle_web_seed_failed(
+        later,
+        key,
+        piece,
+        WebSeedFailure::Retry { retry_after: None },
+    );
+    let again = later + WEB_SEED_BACKOFF;
+    engine.handle_timeout(again);
+    let (key, piece) = fetches(&mut engine)[0];
+    engine.handle_web_seed_failed(
+        again,
+        key,
+        piece,
+        WebSeedFailure::Retry { retry_after: None },
+    );
+    engine.handle_timeout(again + Duration::from_secs(60));
     assert!(
         fetches(&mut engine).is_empty(),
         "given up after three failures"
     );
     assert_eq!(engine.web_seed_count(), 0);
 
-    let liar = engine.add_web_seed();
+    // A short body is a seed that cannot serve the torrent: dropped at once.
+    let short = engine.add_web_seed(now);
+    let (key, piece) = fetches(&mut engine)[0];
+    assert_eq!(key, short);
+    engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![0u8; 100]));
+    assert_eq!(engine.web_seed_count(), 0);
+    assert!(fetches(&mut engine).is_empty());
+
+    let liar = engine.add_web_seed(now);
     assert_ne!(liar, seed);
     let (key, piece) = fetches(&mut engine)[0];
     engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![1u8; 32_768]));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use swarmgate_core::{PeerId, PieceIndex};
-use swarmgate_session::{FetchFuture, PieceFetcher, RunConfig, Summary, run};
+use swarmgate_session::{FetchError, FetchFuture, PieceFetcher, RunConfig, Summary, run};
 use swarmgate_testkit::{Fixture, TorrentFixture};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -39,7 +39,9 @@ impl PieceFetcher for MemorySeed {
         Box::pin(async move {
             self.asked.fetch_add(1, Ordering::Relaxed);
             if self.fail {
-                return Err("503 Service Unavailable".into());
+                // Retry at once: the test does not wait out a back-off.
+                let now = Some(Duration::ZERO);
+                return Err(FetchError::retry("503 Service Unavailable", now));
             }
             let mut data = self.fixture.piece(piece.0).to_vec();
             if self.lie {
