@@ -50,3 +50,16 @@ find_swarm() { # subcommand: sets SWARM (built if missing and unset); fails if i
     [ -x "$SWARM" ] || fail "no swarm binary at $SWARM (build it with 'cargo build --release -p swarmgate-swarm')"
     "$SWARM" "$1" --help >/dev/null 2>&1
 }
+
+skip_swarm_without() { # subcommand list-variable: drops "swarm" from the list if the binary lacks it
+    local -n list=$2
+    SWARM_NOTE=""
+    case " $list " in *" swarm "*)
+        if ! find_swarm "$1"; then
+            SWARM_NOTE="$SWARM has no '$1' subcommand (an older build?): the swarm rows are skipped"
+            echo "NOTE: $SWARM_NOTE" >&2
+            list=$(for t in $list; do [ "$t" = swarm ] || echo "$t"; done)
+        fi
+        ;;
+    esac
+}

@@ -67,15 +67,7 @@ use_work_dir swarmgate-tracker-http
 chmod 755 "$WORK_DIR" # opentracker drops to user nobody and must read the whitelist
 
 # --- the swarm binary ---------------------------------------------------------------------------
-SWARM_NOTE=""
-case " $TRACKERS " in *" swarm "*)
-    if ! find_swarm tracker; then
-        SWARM_NOTE="$SWARM has no 'tracker' subcommand (an older build?): the swarm rows are skipped"
-        echo "NOTE: $SWARM_NOTE" >&2
-        TRACKERS=$(for t in $TRACKERS; do [ "$t" = swarm ] || echo "$t"; done)
-    fi
-    ;;
-esac
+skip_swarm_without tracker TRACKERS
 
 # --- the 10,000 info-hashes, from the lua script itself ---------------------------------------------
 WHITELIST="$WORK_DIR/whitelist"

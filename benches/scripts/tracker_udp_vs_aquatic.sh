@@ -80,15 +80,7 @@ use_work_dir swarmgate-tracker-udp
 chmod 755 "$WORK_DIR" # opentracker drops to user nobody and must read the whitelist
 
 # --- the swarm binary ---------------------------------------------------------------------------
-SWARM_NOTE=""
-case " $TRACKERS " in *" swarm "*)
-    if ! find_swarm tracker; then
-        SWARM_NOTE="$SWARM has no 'tracker' subcommand (an older build?): the swarm rows are skipped"
-        echo "NOTE: $SWARM_NOTE" >&2
-        TRACKERS=$(for t in $TRACKERS; do [ "$t" = swarm ] || echo "$t"; done)
-    fi
-    ;;
-esac
+skip_swarm_without tracker TRACKERS
 
 # --- aquatic's defaults and the info-hash generator ---------------------------------------------
 aquatic_udp -p >"$WORK_DIR/aquatic_udp.default.toml"

@@ -120,11 +120,7 @@ fn libtorrent_to_aria2(udp: bool) {
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let tracker = Tracker::start();
-    let url = if udp {
-        tracker.udp_url()
-    } else {
-        tracker.http_url()
-    };
+    let url = tracker.url(udp);
     let (torrent, hash) = shared_file(tmp.path(), "movie.bin", 12 * MIB + 333, 21, &url);
     let _seeder = lt_seed(&torrent, &tmp.path().join("seed"), None);
     assert_eq!(
@@ -153,11 +149,7 @@ fn aria2_to_libtorrent(udp: bool) {
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let tracker = Tracker::start();
-    let url = if udp {
-        tracker.udp_url()
-    } else {
-        tracker.http_url()
-    };
+    let url = tracker.url(udp);
     let (torrent, hash) = shared_file(tmp.path(), "album.bin", 10 * MIB + 77, 22, &url);
     let seed_dir = tmp.path().join("seed");
     let (_aria, log) = aria2_tracked(&torrent, &seed_dir, &tmp.path().join("aria2"), true, udp);

@@ -161,6 +161,11 @@ impl Tracker {
     }
 
     /// The announce URL over HTTP, as the tracker logs it.
+    /// The announce URL over UDP or HTTP.
+    pub(crate) fn url(&self, udp: bool) -> String {
+        if udp { self.udp_url() } else { self.http_url() }
+    }
+
     pub(crate) fn http_url(&self) -> String {
         format!("http://{}/announce", self.http)
     }
