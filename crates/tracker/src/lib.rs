@@ -63,8 +63,8 @@ pub use http::{
     scrape_request_url, scrape_url,
 };
 pub use server::{
-    Access, Announced, ConfigError, HttpAnswer, RateLimit, Refusal, Tracker, TrackerConfig,
-    TrackerStats,
+    Access, AnnounceObserver, AnnounceSeen, Announced, ConfigError, HttpAnswer, RateLimit, Refusal,
+    Tracker, TrackerConfig, TrackerStats,
 };
 #[cfg(feature = "server")]
 pub use server::{serve_http, serve_udp};

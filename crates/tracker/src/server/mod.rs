@@ -16,6 +16,7 @@ mod connection_id;
 mod http_handler;
 #[cfg(feature = "server")]
 mod http_server;
+mod observer;
 mod rate_limit;
 mod registry;
 mod swarm;
@@ -30,6 +31,7 @@ pub use config::{Access, ConfigError, RateLimit, TrackerConfig};
 pub use http_handler::HttpAnswer;
 #[cfg(feature = "server")]
 pub use http_server::serve_http;
+pub use observer::{AnnounceObserver, AnnounceSeen};
 pub use tracker::{Announced, Tracker, TrackerStats};
 #[cfg(feature = "server")]
 pub use udp_server::serve_udp;

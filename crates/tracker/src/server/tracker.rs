@@ -8,14 +8,15 @@
 //! few seconds.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use swarmgate_core::InfoHashV1;
 
 use super::config::{Access, ConfigError, TrackerConfig, seconds};
 use super::connection_id::ConnectionIds;
+use super::observer::{AnnounceObserver, AnnounceSeen};
 use super::rate_limit::RateLimiter;
 use super::registry::{Arrival, Refused, Registry, family_of};
 use super::{Refusal, identify_client};
@@ -76,8 +77,8 @@ struct RateWindow {
 
 /// A BitTorrent tracker: swarms, policy and statistics, shared by its HTTP and UDP servers and
 /// by anything in the same process that wants to announce or read a swarm (the gateway
-/// announces the torrents it seeds and dials the leechers it learns of).
-#[derive(Debug)]
+/// announces the torrents it seeds with [`Tracker::announce_local`] and dials the leechers it
+/// learns of through an [`AnnounceObserver`]).
 pub struct Tracker {
     config: TrackerConfig,
     client_intervals: Vec<(&'static str, u32)>,
@@ -88,6 +89,17 @@ pub struct Tracker {
     refused: AtomicU64,
     rate_limited: AtomicU64,
     rates: Mutex<RateWindow>,
+    observer: Option<Arc<dyn AnnounceObserver>>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .field("observer", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tracker {
@@ -121,7 +133,14 @@ impl Tracker {
                 scrapes_per_second: 0.0,
             }),
             config,
+            observer: None,
         })
+    }
+
+    /// This tracker, telling `observer` of every announce it accepts from a client.
+    pub fn with_observer(mut self, observer: Arc<dyn AnnounceObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The configuration this tracker runs with.
@@ -190,6 +209,24 @@ impl Tracker {
         self.announce_admitted(now, request, source, peers)
     }
 
+    /// An announce from this process for the peer at `addr` (the gateway's own listener, as a
+    /// seeder of what it stores): no rate limit, no `ip` policy, no observer, no peers returned.
+    /// Re-announce within twice the returned interval, or the peer is forgotten.
+    pub fn announce_local(
+        &self,
+        now: Instant,
+        request: &AnnounceRequest,
+        addr: SocketAddr,
+    ) -> Result<Announced, Refusal> {
+        let local = AnnounceRequest {
+            ip: None,
+            port: addr.port(),
+            numwant: Some(0),
+            ..request.clone()
+        };
+        self.record(now, &local, addr.ip(), &mut Vec::new())
+    }
+
     /// [`Tracker::announce`] after the rate limit was applied.
     pub(super) fn announce_admitted(
         &self,
@@ -198,14 +235,34 @@ impl Tracker {
         source: SocketAddr,
         peers: &mut Vec<u8>,
     ) -> Result<Announced, Refusal> {
-        if request.port == 0 {
-            return Err(self.refuse(Refusal::InvalidPort));
-        }
         let ip = match request.ip {
             Some(ip) if self.config.trust_ip => ip,
             _ => source.ip(),
+        };
+        let announced = self.record(now, request, ip, peers)?;
+        if let Some(observer) = &self.observer {
+            observer.announced(&AnnounceSeen {
+                info_hash: request.info_hash,
+                peer: SocketAddr::new(ip.to_canonical(), request.port),
+                seeder: request.left == 0,
+                event: request.event,
+            });
         }
-        .to_canonical();
+        Ok(announced)
+    }
+
+    /// Records `request` for the peer at `ip` and its port, writing peers for it.
+    fn record(
+        &self,
+        now: Instant,
+        request: &AnnounceRequest,
+        ip: IpAddr,
+        peers: &mut Vec<u8>,
+    ) -> Result<Announced, Refusal> {
+        if request.port == 0 {
+            return Err(self.refuse(Refusal::InvalidPort));
+        }
+        let ip = ip.to_canonical();
         let interval = self.interval_for(request);
         let numwant = request
             .numwant

@@ -10,5 +10,6 @@ mod props;
 mod server;
 #[cfg(all(feature = "client", feature = "server"))]
 mod server_io;
+mod server_local;
 mod server_props;
 mod spec;

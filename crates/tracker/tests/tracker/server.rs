@@ -593,7 +593,7 @@ pub(crate) fn udp(
     Some(UdpResponse::decode(&out, AddressFamily::of(&source)).expect("a valid answer"))
 }
 
-fn connect(tracker: &Tracker, now: Instant, source: SocketAddr) -> u64 {
+pub(crate) fn connect(tracker: &Tracker, now: Instant, source: SocketAddr) -> u64 {
     match udp(
         tracker,
         now,
