@@ -15,6 +15,9 @@
 //!   simulation (swarmgate-testkit).
 //! - [`run`] (feature `tokio`, on by default): the engine over TCP sockets, disk threads and
 //!   tracker announces; `swarm download` is a thin shell around it.
+//! - [`Seeder`] (feature `tokio`): many torrents seeded from one listening port, one engine task
+//!   per torrent with peers, blocks read from a [`BlockSource`] (a stored file's verified
+//!   pieces: [`ContentBlocks`]); the gateway's peer service.
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio")]
@@ -36,6 +39,8 @@
 mod driver;
 mod engine;
 mod picker;
+#[cfg(feature = "tokio")]
+mod seeder;
 
 #[cfg(feature = "tokio")]
 pub use driver::{
@@ -47,3 +52,5 @@ pub use engine::{
     WebSeedFailure,
 };
 pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};
+#[cfg(feature = "tokio")]
+pub use seeder::{BlockSource, ContentBlocks, SeedError, Seeder, SeederConfig, SeederStats};

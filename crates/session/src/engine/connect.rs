@@ -10,9 +10,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use swarmgate_peer::{PeerSession, Role};
 use swarmgate_rank::{PeerFacts, Source, connect_order};
 
+use super::peer::Peer;
 use super::{Engine, EngineEvent};
+use crate::picker::PeerKey;
 
 const RETRY_BASE: Duration = Duration::from_secs(15);
 
@@ -88,6 +91,34 @@ impl Candidates {
 }
 
 impl Engine {
+    /// The driver opened a connection to `addr` on its own (not for an [`EngineEvent::Connect`]):
+    /// the peer joins as the initiator side (our handshake is the first thing sent) without
+    /// becoming a candidate, so it is never redialled by the engine. Returns its key, or `None`
+    /// when `max_peers` are connected, the address is banned or already connected.
+    ///
+    /// For a driver that decides whom to dial itself (a seeder dialling the leechers a tracker
+    /// reports, each once).
+    pub fn handle_dialled(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        source: Source,
+    ) -> Option<PeerKey> {
+        if self.peers.len() >= self.config.max_peers
+            || self.banned.contains(&addr)
+            || self.is_connected_to(addr)
+        {
+            return None;
+        }
+        let key = self.new_key();
+        let session = PeerSession::new(self.session_config(), Role::Initiator, now);
+        self.addresses.insert(key, addr);
+        self.peers
+            .insert(key, Peer::new(addr, source, session, now));
+        self.dirty.push(key);
+        Some(key)
+    }
+
     /// Dials the best waiting candidates while there is room.
     pub(super) fn connect_more(&mut self, now: Instant) {
         let room = self

@@ -354,6 +354,11 @@ impl Engine {
 
     /// Removes every trace of a peer from the picker and the tables; false if it was unknown.
     fn forget_peer(&mut self, now: Instant, key: PeerKey) -> bool {
+        // A complete torrent has no piece in progress to blame a sender of, so the address is
+        // not kept: a long-lived seeding engine's memory stays bounded by its connected peers.
+        if self.picker.is_complete() {
+            self.addresses.remove(&key);
+        }
         let Some(peer) = self.peers.remove(&key) else {
             return self.connecting.remove(&key).is_some();
         };

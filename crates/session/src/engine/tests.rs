@@ -254,3 +254,64 @@ fn a_failing_or_lying_web_seed_rests_then_is_dropped() {
     assert!(std::iter::from_fn(|| engine.poll_event()).next().is_none());
     assert_eq!(engine.stats(now).hash_failures, 1);
 }
+
+/// A connection the driver dialled itself: our handshake goes first, the peer is served like any
+/// other, it is refused beyond `max_peers` or twice, and once closed it is never redialled.
+#[test]
+fn a_dialled_peer_gets_our_handshake_first_and_is_never_redialled() {
+    let now = Instant::now();
+    let mut seeder = Engine::new(config(), Bitfield::full(4), now);
+    let key = seeder
+        .handle_dialled(now, addr(5), Source::Tracker)
+        .expect("room for it");
+    assert!(
+        seeder
+            .handle_dialled(now, addr(5), Source::Tracker)
+            .is_none(),
+        "already connected"
+    );
+    let (to, hello) = seeder.poll_transmit().expect("our handshake");
+    assert_eq!(to, key);
+    let (ours, _) = Handshake::decode(&hello).unwrap().unwrap();
+    assert_eq!(ours.info_hash, InfoHashV1([7; 20]));
+
+    // The leecher answers; our bitfield follows its handshake.
+    let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
+    leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
+    let mut leecher = PeerSession::accepted(leecher_config, ours, now);
+    seeder.handle_peer_data(now, key, &leecher.poll_transmit().unwrap());
+    while let Some((_, bytes)) = seeder.poll_transmit() {
+        leecher.handle_bytes(now, &bytes).unwrap();
+    }
+    let events: Vec<PeerEvent> = std::iter::from_fn(|| leecher.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(e, PeerEvent::PiecesKnown)),
+        "{events:?}"
+    );
+    assert!(leecher.peer_pieces().is_some_and(|p| p.is_full()));
+
+    for port in 6..8 {
+        assert!(
+            seeder
+                .handle_dialled(now, addr(port), Source::Tracker)
+                .is_some()
+        );
+    }
+    assert!(
+        seeder
+            .handle_dialled(now, addr(8), Source::Tracker)
+            .is_none(),
+        "max_peers is 3"
+    );
+    seeder.handle_peer_closed(now, key);
+    assert_eq!(seeder.stats(now).peers, 2);
+    // An hour on (the silent two time out meanwhile): nobody is dialled again.
+    seeder.handle_timeout(now + Duration::from_secs(3600));
+    let events: Vec<EngineEvent> = std::iter::from_fn(|| seeder.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Connect { .. })),
+        "{events:?}"
+    );
+}

@@ -1,0 +1,112 @@
+//! Peers in and out of the seeder (BEP 3 handshakes): the shared accept loop that reads each
+//! incoming handshake and routes the socket by info-hash, and the dials `Seeder::connect` asks
+//! for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use swarmgate_core::InfoHashV1;
+use swarmgate_peer::read_handshake;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::shared::{Counters, DialGuard, Shared, Slot};
+use super::torrent::{self, Command};
+
+/// How long to wait after a failed accept (out of file descriptors, say) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Accepts peers until aborted: each takes a connection slot (or is closed at once, counted as
+/// refused) and gets `handshake_timeout` to send its handshake.
+pub(super) async fn run(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                let Some(slot) = Slot::take(&shared.counters) else {
+                    continue;
+                };
+                let task = handshake(Arc::clone(&shared), stream, addr, slot);
+                let mut state = shared.state();
+                if state.closed {
+                    return;
+                }
+                state.spawn_helper(&shared.runtime, task);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "accepting a peer failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Reads an incoming peer's handshake, then hands the socket to its torrent's task; a peer for a
+/// torrent not seeded is closed.
+async fn handshake(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, slot: Slot) {
+    let timeout = shared.config.handshake_timeout;
+    let Ok(handshake) = read_handshake(&mut stream, timeout).await else {
+        return;
+    };
+    let info_hash = handshake.info_hash;
+    let command = Command::Incoming {
+        addr,
+        handshake,
+        stream,
+        slot,
+    };
+    if let Routed::Unknown(command) = route(&shared, info_hash, command) {
+        Counters::add(&shared.counters.unknown_torrent, 1);
+        drop(command);
+    }
+}
+
+/// Dials `addr` for `info_hash`; an open socket goes to the torrent's task.
+pub(super) async fn dial(
+    shared: Arc<Shared>,
+    info_hash: InfoHashV1,
+    addr: SocketAddr,
+    slot: Slot,
+    guard: DialGuard,
+) {
+    let connect = tokio::time::timeout(shared.config.connect_timeout, TcpStream::connect(addr));
+    match connect.await {
+        Ok(Ok(stream)) => {
+            let command = Command::Dialled {
+                addr,
+                stream,
+                slot,
+                guard,
+            };
+            // A torrent removed meanwhile: the socket just closes.
+            match route(&shared, info_hash, command) {
+                Routed::Delivered | Routed::Closed => {}
+                Routed::Unknown(command) => drop(command),
+            }
+        }
+        _ => Counters::add(&shared.counters.dial_failures, 1),
+    }
+}
+
+/// Where [`route`] put a command.
+enum Routed {
+    /// With its torrent's task.
+    Delivered,
+    /// Nowhere: no such torrent. Given back to be dropped once the table's lock is released.
+    Unknown(Command),
+    /// Nowhere: the seeder is shutting down (the command was dropped).
+    Closed,
+}
+
+/// Hands `command` to its torrent's task.
+fn route(shared: &Arc<Shared>, info_hash: InfoHashV1, command: Command) -> Routed {
+    let mut state = shared.state();
+    if state.closed {
+        drop(state);
+        drop(command);
+        return Routed::Closed;
+    }
+    match torrent::deliver(shared, &mut state, info_hash, command) {
+        None => Routed::Delivered,
+        Some(command) => Routed::Unknown(command),
+    }
+}

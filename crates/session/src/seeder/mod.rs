@@ -1,0 +1,355 @@
+//! BEP 3 seeding of many torrents from one listening port, with BEP 9 metadata for magnet
+//! links: the gateway's peer service.
+//!
+//! [`Seeder::start`] takes a bound listener; [`Seeder::add`] makes a torrent seeded from a
+//! [`BlockSource`] (a stored file's verified pieces: [`ContentBlocks`]); [`Seeder::connect`]
+//! dials a leecher the gateway's tracker reported (Transmission 3.00, for one, ignores loopback
+//! peers a tracker hands it, so it is reached only when we dial it).
+//!
+//! How it runs, and why:
+//! - One accept loop for every torrent. It reads each peer's handshake (within
+//!   `handshake_timeout`) and routes the socket by info-hash; an unknown info-hash is closed.
+//! - One task per torrent owns that torrent's sans-IO [`Engine`](crate::Engine) (seeding: every
+//!   piece had, nothing downloaded, the info dictionary served), as `run` does for one torrent.
+//!   The task starts with the torrent's first peer and ends `idle_grace` after its last one
+//!   left, so a seeded torrent that nobody wants costs a table entry (a few hundred bytes plus
+//!   the shared `Torrent`), not a task, an engine and a bitfield.
+//! - Block reads go to tokio's blocking pool. A read that fails (data missing, a cached piece
+//!   whose hash does not match) or returns the wrong length sends nothing: the peer that asked is
+//!   disconnected and the error counted.
+//! - Every open socket (being handshaken, being dialled, or a peer) holds one of
+//!   `max_connections` slots; past it sockets are closed at once and counted as refused, as are
+//!   peers past a torrent's `max_peers_per_torrent`.
+//! - A dial is deduplicated per (torrent, address): ignored while one is under way or connected,
+//!   and for `redial_after` (30 s) after it failed or its connection ended. The engine never
+//!   redials on its own (its peers come from `handle_dialled`, not its candidate list).
+//! - [`Seeder::shutdown`] closes the listener and every socket and waits for every task (block
+//!   reads included). Dropping the last handle without it stops everything without waiting.
+
+mod accept;
+mod conn;
+mod shared;
+mod source;
+mod torrent;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use swarmgate_core::{Geometry, InfoHash, InfoHashV1, PeerId};
+use swarmgate_metainfo::Torrent;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::engine::EngineStats;
+use shared::{Counters, Entry, Shared, Slot};
+pub use source::{BlockSource, ContentBlocks};
+use torrent::Command;
+
+/// How the seeder behaves; [`SeederConfig::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct SeederConfig {
+    /// Our peer id, for every torrent.
+    pub peer_id: PeerId,
+    /// Connected peers of one torrent, at most.
+    pub max_peers_per_torrent: usize,
+    /// Open sockets of all torrents together, at most: incoming ones (from the accept, before
+    /// their handshake), dials under way and peers.
+    pub max_connections: usize,
+    /// Peers of one torrent uploaded to at once, the optimistic slot included.
+    pub unchoke_slots: usize,
+    /// How long a torrent's task outlives its last peer.
+    pub idle_grace: Duration,
+    /// How long an address rests after a dial of it failed or its connection ended.
+    pub redial_after: Duration,
+    /// How long an incoming peer has to send its handshake.
+    pub handshake_timeout: Duration,
+    /// How long a dial may take.
+    pub connect_timeout: Duration,
+    /// Seed of the engines' random choices (each torrent's mixed with its info-hash).
+    pub seed_rng: u64,
+}
+
+impl SeederConfig {
+    /// Defaults: 50 peers a torrent, 500 sockets in all, 8 upload slots a torrent, tasks ending
+    /// 60 s after their last peer, 30 s between dials of one address, 10 s handshake and connect
+    /// timeouts.
+    pub fn new(peer_id: PeerId) -> Self {
+        Self {
+            peer_id,
+            max_peers_per_torrent: 50,
+            max_connections: 500,
+            unchoke_slots: 8,
+            idle_grace: Duration::from_secs(60),
+            redial_after: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
+        }
+    }
+}
+
+/// The seeder's figures since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeederStats {
+    /// Torrents seeded.
+    pub torrents: usize,
+    /// Torrents with a running task (a peer now, or within `idle_grace`).
+    pub active_torrents: usize,
+    /// Connected peers, all torrents.
+    pub peers: usize,
+    /// Open sockets: peers, incoming sockets before their handshake, dials under way.
+    pub connections: usize,
+    /// Payload bytes sent.
+    pub uploaded: u64,
+    /// Blocks sent.
+    pub blocks_served: u64,
+    /// Block reads that failed (or returned the wrong length): nothing was sent.
+    pub read_errors: u64,
+    /// Sockets closed or dials not made for lack of room (`max_connections`,
+    /// `max_peers_per_torrent`).
+    pub refused: u64,
+    /// Incoming handshakes for a torrent not seeded (closed).
+    pub unknown_torrent: u64,
+    /// Dials made.
+    pub dials: u64,
+    /// Dials that did not connect.
+    pub dial_failures: u64,
+}
+
+/// Why a torrent cannot be seeded.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The torrent has no v1 info-hash and piece hashes (v2-only): peers could not fetch it
+    /// from us. Seed a hybrid torrent instead.
+    #[error("v2-only torrents cannot be seeded yet (no v1 info-hash)")]
+    V2Only,
+    /// The source's pieces are not the torrent's: another file or another piece length.
+    #[error(
+        "the source has {source_length} bytes in pieces of {source_piece}, the torrent {torrent_length} in pieces of {torrent_piece}"
+    )]
+    Geometry {
+        /// The torrent's total length.
+        torrent_length: u64,
+        /// The torrent's piece length.
+        torrent_piece: u32,
+        /// The source's total length.
+        source_length: u64,
+        /// The source's piece length.
+        source_piece: u32,
+    },
+    /// The seeder was shut down.
+    #[error("the seeder is shut down")]
+    Stopped,
+}
+
+/// Seeds many torrents over one listener; see the module docs. Cheap to clone; every method is
+/// non-blocking except [`shutdown`](Self::shutdown).
+#[derive(Clone)]
+pub struct Seeder {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+impl std::fmt::Debug for Seeder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seeder")
+            .field("local_addr", &self.shared.local_addr)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Stops everything when the last handle is dropped.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        drop(close(&self.0));
+    }
+}
+
+/// What a closing seeder still has running.
+struct Closing {
+    accept: Option<JoinHandle<()>>,
+    helpers: JoinSet<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Marks the seeder closed, stops the accept loop and tells every torrent task to stop; the
+/// caller waits for what is returned (or drops it: helpers are aborted, tasks end on their own).
+fn close(shared: &Shared) -> Closing {
+    let mut state = shared.state();
+    state.closed = true;
+    let accept = state.accept.take();
+    if let Some(accept) = &accept {
+        accept.abort();
+    }
+    let helpers = std::mem::take(&mut state.helpers);
+    let mut tasks: Vec<JoinHandle<()>> = state.ended.drain(..).collect();
+    for entry in state.torrents.values_mut() {
+        if let Some(task) = entry.task.take() {
+            let _ = task.commands.send(Command::Stop);
+            tasks.push(task.join);
+        }
+    }
+    Closing {
+        accept,
+        helpers,
+        tasks,
+    }
+}
+
+impl Seeder {
+    /// Accepts peers on `listener` for every added torrent (routing by the handshake's
+    /// info-hash; an unknown info-hash is closed) until [`shutdown`](Self::shutdown). Runs on
+    /// the current tokio runtime; an error when there is none, or the listener has no address.
+    pub fn start(listener: TcpListener, config: SeederConfig) -> io::Result<Seeder> {
+        let local_addr = listener.local_addr()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+        let shared = Arc::new(Shared::new(config, local_addr, runtime.clone()));
+        let accept = runtime.spawn(accept::run(Arc::clone(&shared), listener));
+        shared.state().accept = Some(accept);
+        Ok(Seeder {
+            _owner: Arc::new(Owner(Arc::clone(&shared))),
+            shared,
+        })
+    }
+
+    /// The address peers connect to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Seeds `torrent` (v1 or hybrid; v2-only is an error) from `source`: every piece is
+    /// offered, and the info dictionary too (BEP 9, so magnet-link clients get the metadata
+    /// from us). Adding a torrent already seeded replaces nothing and returns `Ok(false)`.
+    pub fn add(
+        &self,
+        torrent: Arc<Torrent>,
+        source: Arc<dyn BlockSource>,
+    ) -> Result<bool, SeedError> {
+        let info_hash = match torrent.info_hash() {
+            InfoHash::V1(hash) | InfoHash::Hybrid(hash, _) => hash,
+            InfoHash::V2(_) => return Err(SeedError::V2Only),
+        };
+        let geometry = torrent.layout().geometry();
+        if let Some(theirs) = source.geometry() {
+            if theirs != geometry {
+                return Err(geometry_error(geometry, theirs));
+            }
+        }
+        let info = Bytes::copy_from_slice(torrent.info_bytes());
+        let pieces = geometry.piece_count();
+        let mut state = self.shared.state();
+        if state.closed {
+            return Err(SeedError::Stopped);
+        }
+        if state.torrents.contains_key(&info_hash) {
+            return Ok(false);
+        }
+        let id = state.next_task;
+        state.next_task += 1;
+        let stats = EngineStats {
+            pieces_have: pieces,
+            pieces_total: pieces,
+            ..EngineStats::default()
+        };
+        let entry = Entry {
+            id,
+            torrent,
+            info,
+            source,
+            task: None,
+            stats,
+        };
+        state.torrents.insert(info_hash, entry);
+        Ok(true)
+    }
+
+    /// Stops seeding `info_hash` and closes its peers; false if it was not seeded.
+    pub fn remove(&self, info_hash: &InfoHashV1) -> bool {
+        let removed = {
+            let mut state = self.shared.state();
+            let Some(mut entry) = state.torrents.remove(info_hash) else {
+                return false;
+            };
+            if let Some(task) = entry.task.take() {
+                let _ = task.commands.send(Command::Stop);
+                state.push_ended(task.join);
+            }
+            entry
+        };
+        drop(removed);
+        self.shared.forget_dials(info_hash);
+        true
+    }
+
+    /// Dials `addr`, a peer of the seeded torrent `info_hash` (a leecher that announced to our
+    /// tracker). Deduplicated: ignored while connected to or dialling that address for that
+    /// torrent, and for `redial_after` after a failure (or after its connection ended); ignored
+    /// for unknown torrents, and counted as refused when `max_connections` are open.
+    pub fn connect(&self, info_hash: &InfoHashV1, addr: SocketAddr) {
+        if addr == self.shared.local_addr || addr.ip().is_unspecified() || addr.port() == 0 {
+            return;
+        }
+        {
+            let state = self.shared.state();
+            if state.closed || !state.torrents.contains_key(info_hash) {
+                return;
+            }
+        }
+        let Some(guard) = self.shared.begin_dial(*info_hash, addr) else {
+            return;
+        };
+        let Some(slot) = Slot::take(&self.shared.counters) else {
+            return;
+        };
+        Counters::add(&self.shared.counters.dials, 1);
+        let task = accept::dial(Arc::clone(&self.shared), *info_hash, addr, slot, guard);
+        let mut state = self.shared.state();
+        if !state.closed {
+            state.spawn_helper(&self.shared.runtime, task);
+        }
+    }
+
+    /// The seeder's figures.
+    pub fn stats(&self) -> SeederStats {
+        self.shared.stats()
+    }
+
+    /// The figures of one seeded torrent (uploaded counts since it was added; peers and rates
+    /// as of its task's latest report, at most half a second old), or `None` if it is not
+    /// seeded.
+    pub fn torrent_stats(&self, info_hash: &InfoHashV1) -> Option<EngineStats> {
+        let state = self.shared.state();
+        state
+            .torrents
+            .get(info_hash)
+            .map(|entry| entry.stats.clone())
+    }
+
+    /// Closes the listener and every peer, and stops; returns when all tasks are done.
+    pub async fn shutdown(self) {
+        let closing = close(&self.shared);
+        if let Some(accept) = closing.accept {
+            let _ = accept.await;
+        }
+        let mut helpers = closing.helpers;
+        helpers.shutdown().await;
+        for task in closing.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn geometry_error(torrent: Geometry, source: Geometry) -> SeedError {
+    SeedError::Geometry {
+        torrent_length: torrent.total_length(),
+        torrent_piece: torrent.piece_length(),
+        source_length: source.total_length(),
+        source_piece: source.piece_length(),
+    }
+}
