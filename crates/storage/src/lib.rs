@@ -16,9 +16,10 @@
 //! conformance suite that the `conformance` feature makes public for any further backend.
 //!
 //! The gateway's file bytes sit behind the [`ContentStore`] trait: [`ContentStore::ingest`]
-//! streams an upload to a temporary file while hashing it (the file's sha256, each chunk's, and
-//! the SHA-1 pieces of its v1 torrent, on three threads) and makes it visible by an atomic rename
-//! once synced; files under a threshold (100 MiB) are one blob, larger ones 2 MiB chunks that are
+//! streams an upload to a temporary file while hashing it (the file's sha256 and each chunk's,
+//! and when asked the SHA-1 pieces of its v1 torrent, each on a thread of its own), written with
+//! `O_DIRECT` where the file system takes it, and makes it visible by an atomic rename once
+//! synced; files under a threshold (100 MiB) are one blob, larger ones 2 MiB chunks that are
 //! each one torrent piece, identical chunks stored once. Any byte range of any file reads back
 //! without loading the file ([`ContentStore::read_exact_at`], [`ContentReader`]), and
 //! [`PieceSource`] serves a stored file as torrent pieces through the byte-bounded LRU

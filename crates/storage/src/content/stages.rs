@@ -14,12 +14,13 @@ use sha2::Digest;
 use sha2::digest::FixedOutputReset;
 
 use crate::content::ContentError;
+use crate::content::direct::AlignedBuf;
 use crate::content::ingest::Written;
 use crate::content::sink::Sink;
 
 /// A buffer in flight: `len` valid bytes.
 pub(crate) struct Filled {
-    pub(crate) buf: Arc<Vec<u8>>,
+    pub(crate) buf: Arc<AlignedBuf>,
     pub(crate) len: usize,
 }
 
@@ -32,13 +33,14 @@ pub(crate) fn aborted() -> ContentError {
     ContentError::corrupt("ingest", "aborted")
 }
 
-/// The writer thread: the sink gets every buffer; `None` when another thread aborted.
+/// The writer thread: the sink gets every buffer; what it wrote and whether all of it went with
+/// `O_DIRECT`, or `None` when another thread aborted.
 pub(crate) fn write_loop(
     input: mpsc::Receiver<Filled>,
-    returns: mpsc::Sender<Arc<Vec<u8>>>,
+    returns: mpsc::Sender<Arc<AlignedBuf>>,
     mut sink: Sink<'_>,
     abort: &AtomicBool,
-) -> Outcome<Written> {
+) -> Outcome<(Written, bool)> {
     let mut failed = None;
     for Filled { buf, len } in input {
         if failed.is_none() && !abort.load(Ordering::SeqCst) {
@@ -64,7 +66,7 @@ pub(crate) fn write_loop(
 /// span shorter; `None` when aborted.
 pub(crate) fn span_loop<D: Digest + FixedOutputReset, const N: usize>(
     input: mpsc::Receiver<Filled>,
-    returns: mpsc::Sender<Arc<Vec<u8>>>,
+    returns: mpsc::Sender<Arc<AlignedBuf>>,
     abort: &AtomicBool,
     span: usize,
 ) -> Outcome<Vec<[u8; N]>> {

@@ -63,18 +63,28 @@ pub struct IngestOptions {
     /// then chosen up front (no switch from blob to chunks midway), and an upload of any other
     /// length fails with [`ContentError::SizeMismatch`].
     pub expected_size: Option<u64>,
-    /// Whether to compute the SHA-1 of every [`PIECE_LENGTH`] piece (for the v1 torrent) while
-    /// the bytes stream by. Costs one more hash pass on a third thread.
+    /// Whether to compute the SHA-1 of every [`PIECE_LENGTH`] piece (the `pieces` of the v1
+    /// torrent) while the bytes stream by, so that building the torrent needs no second read.
+    /// Off by default: a content store needs only its SHA-256s, and this third hash pass on
+    /// its own thread makes an ingest slower than one core's SHA-256 on a two-core machine.
+    /// Turn it on when the v1 torrent of the file is wanted right away.
     pub piece_hashes: bool,
+    /// Whether [`FsContentStore`](crate::FsContentStore) writes the upload with `O_DIRECT`
+    /// (Linux), past the page cache: the copy into the page cache costs the kernel about as
+    /// much CPU as a hash pass. On by default; a file system that refuses `O_DIRECT` gets
+    /// buffered writes by itself, and other platforms always write buffered. Off forces
+    /// buffered writes. [`MemoryContentStore`](crate::MemoryContentStore) ignores it.
+    pub direct_io: bool,
 }
 
 impl Default for IngestOptions {
-    /// No size limit, no announced length, piece hashes on.
+    /// No size limit, no announced length, no piece hashes, `O_DIRECT` where available.
     fn default() -> Self {
         Self {
             max_size: u64::MAX,
             expected_size: None,
-            piece_hashes: true,
+            piece_hashes: false,
+            direct_io: true,
         }
     }
 }

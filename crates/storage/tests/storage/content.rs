@@ -257,3 +257,53 @@ fn a_read_racing_a_removal_is_not_found() {
     }
     assert_eq!(files_under(dir.path()), Vec::<PathBuf>::new());
 }
+
+/// Written with `O_DIRECT` (the default, where the file system takes it: this test's tempdir
+/// is on ext4 here, and tmpfs takes it from Linux 6.6; the unit tests of the `direct`, `sink`
+/// and `ingest` modules check that the descriptors really are `O_DIRECT`) and forced buffered
+/// (`direct_io: false`), announced and streamed, blobs and chunks with tails of every
+/// alignment: each reads back byte-exact, verifies, and leaves `tmp/` empty. The default
+/// computes no piece SHA-1s.
+#[test]
+fn direct_and_buffered_writes_store_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = small_threshold(dir.path());
+    let sizes = [
+        4096,
+        4097,
+        (1 << 20) - 1,
+        1 << 20,
+        CHUNK + 4096,
+        2 * CHUNK + 1,
+        3 * CHUNK - 4095,
+    ];
+    for (seed, size) in sizes.into_iter().enumerate() {
+        for direct_io in [true, false] {
+            for announced in [true, false] {
+                let data = pattern(200 + seed as u64 * 4 + u64::from(direct_io) * 2, size);
+                let options = IngestOptions {
+                    expected_size: announced.then_some(size as u64),
+                    direct_io,
+                    ..IngestOptions::default()
+                };
+                let ingested = store
+                    .ingest(&mut Trickle::new(&data, 300_007), &options)
+                    .unwrap();
+                assert!(ingested.piece_sha1.is_empty(), "no piece SHA-1s by default");
+                assert_eq!(
+                    ingested.layout == Layout::Blob,
+                    size < 1 << 20,
+                    "{size} bytes"
+                );
+                let file = store.stat(&ingested.sha256).unwrap().unwrap();
+                assert_eq!(file.piece_sha1(), None);
+                let back = store.read_range(&ingested.sha256, 0, size as u64).unwrap();
+                assert!(back == data, "{size} bytes, direct {direct_io}");
+                store.verify(&file).unwrap();
+                assert!(files_under(&dir.path().join("tmp")).is_empty());
+                store.remove(&ingested.sha256).unwrap().unwrap();
+            }
+        }
+    }
+    assert_eq!(files_under(dir.path()), Vec::<PathBuf>::new());
+}

@@ -93,8 +93,10 @@ fn ingest_loop_child() {
             break;
         }
         let data = file_bytes(n);
+        // The gateway's ingest: with the piece SHA-1s its torrent is built from.
         let announced = IngestOptions {
             expected_size: (n % 2 == 0).then_some(data.len() as u64),
+            piece_hashes: true,
             ..IngestOptions::default()
         };
         let mut reader = AckReader {

@@ -54,7 +54,11 @@ pub fn piece_source(make: MakeStore<'_>) {
         blob_threshold: 1 << 20,
     }));
     let data = pattern(50, 2 * CHUNK + 4321);
-    let chunked = ingest(&*store, &data, &IngestOptions::default());
+    let with_sha1 = IngestOptions {
+        piece_hashes: true,
+        ..IngestOptions::default()
+    };
+    let chunked = ingest(&*store, &data, &with_sha1);
     let pieces = PieceSource::open_default(Arc::clone(&store), &chunked.sha256).unwrap();
     assert_eq!(pieces.piece_count(), 3);
     for (i, part) in data.chunks(CHUNK).enumerate() {
@@ -128,6 +132,11 @@ pub fn concurrent_ingests(make: MakeStore<'_>) {
     });
     let shared_blob = pattern(60, 50_000);
     let shared_chunked = pattern(61, CHUNK + 10);
+    // With piece SHA-1s: every ingest runs its widest pipeline.
+    let with_sha1 = IngestOptions {
+        piece_hashes: true,
+        ..IngestOptions::default()
+    };
     let results: Vec<Vec<Ingested>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4u64)
             .map(|t| {
@@ -137,7 +146,7 @@ pub fn concurrent_ingests(make: MakeStore<'_>) {
                     let own = pattern(70 + t, 30_000 + t as usize * CHUNK / 2);
                     [shared_blob, shared_chunked, &own]
                         .iter()
-                        .map(|data| ingest(store, data, &IngestOptions::default()))
+                        .map(|data| ingest(store, data, &with_sha1))
                         .collect()
                 })
             })
