@@ -5,9 +5,10 @@
 //! file being durable and visible (fsyncs included), then removed (untimed). Measured in the same
 //! run as a plain single-core SHA-256 (and SHA-1) of the same bytes; the figures printed at the
 //! end are the ratio of rates, ingest over SHA-256. Variants: announced size (chunks from the
-//! start) or streamed (a blob until 100 MiB, then split into chunks), with or without the
-//! piece SHA-1s; on the disk (a tempdir under `$TMPDIR`, or `SWARMGATE_BENCH_DIR`) and on tmpfs
-//! (/dev/shm, where fsync costs nothing: the CPU pipeline alone).
+//! start) or streamed (a blob until 100 MiB, then split into chunks), without (the default) or
+//! with ("-sha1") the piece SHA-1s; on the disk (a tempdir under `$TMPDIR`, or
+//! `SWARMGATE_BENCH_DIR`) and on tmpfs (/dev/shm, where fsync costs nothing: the CPU pipeline
+//! alone). The store writes with `O_DIRECT` where the file system takes it (the default).
 //!
 //! Cache: a 256 MiB chunked file (128 pieces of 2 MiB); 10,000 piece reads drawn with weight
 //! 1/(rank) (Zipf, s = 1), through a `PieceCache` of 16 to 128 MiB: hit ratios printed, and the
@@ -44,26 +45,55 @@ fn record(name: &str, elapsed: Duration) {
 
 /// The process's CPU time (user + system) so far, from /proc/self/stat (Linux; zero elsewhere).
 fn cpu_time() -> Duration {
-    stat_cpu("/proc/self/stat")
+    let (user, system) = stat_cpu("/proc/self/stat");
+    user + system
 }
 
-/// The CPU time in a /proc `stat` file.
-fn stat_cpu(path: &str) -> Duration {
+/// The user and system CPU time in a /proc `stat` file.
+fn stat_cpu(path: &str) -> (Duration, Duration) {
     let Ok(stat) = std::fs::read_to_string(path) else {
-        return Duration::ZERO;
+        return (Duration::ZERO, Duration::ZERO);
     };
     // Fields after the command name (which may hold spaces) start at its closing parenthesis;
     // utime and stime are the 14th and 15th fields, in clock ticks (100 per second on Linux).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields
-        .get(11..13)
-        .map_or(0, |f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum());
-    Duration::from_millis(ticks * 10)
+    let ticks = |i: usize| {
+        let ticks = fields
+            .get(i)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        Duration::from_millis(ticks * 10)
+    };
+    (ticks(11), ticks(12))
 }
 
-/// Each thread's CPU time so far, by thread id.
-fn thread_cpu() -> BTreeMap<u64, Duration> {
+/// A thread's name and CPU time (user, system) so far.
+#[derive(Clone, Default)]
+struct ThreadCpu {
+    name: String,
+    user: Duration,
+    system: Duration,
+}
+
+impl ThreadCpu {
+    fn total(&self) -> Duration {
+        self.user + self.system
+    }
+
+    /// The CPU spent since `before` (the same thread earlier, if it existed).
+    fn since(&self, before: Option<&ThreadCpu>) -> ThreadCpu {
+        let before = before.cloned().unwrap_or_default();
+        ThreadCpu {
+            name: self.name.clone(),
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+        }
+    }
+}
+
+/// Each thread's name and CPU time so far, by thread id.
+fn thread_cpu() -> BTreeMap<u64, ThreadCpu> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return BTreeMap::new();
     };
@@ -71,7 +101,10 @@ fn thread_cpu() -> BTreeMap<u64, Duration> {
         .flatten()
         .filter_map(|task| {
             let tid = task.file_name().to_str()?.parse().ok()?;
-            Some((tid, stat_cpu(&format!("/proc/self/task/{tid}/stat"))))
+            let (user, system) = stat_cpu(&format!("/proc/self/task/{tid}/stat"));
+            let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+                .map_or_else(|_| "?".to_owned(), |n| n.trim().to_owned());
+            Some((tid, ThreadCpu { name, user, system }))
         })
         .collect()
 }
@@ -80,16 +113,17 @@ fn thread_cpu() -> BTreeMap<u64, Duration> {
 static STAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// One ingest with every thread's CPU time sampled every 2 ms: the pipeline's stages. The
-/// calling thread is the reader (and whole-file SHA-256); the others are the chunk, piece,
-/// writer and sync threads. With a core per stage, an ingest would take as long as its busiest
-/// stage.
+/// calling thread is the reader; the others are named by the store (ingest-sha256 for the
+/// whole-file SHA-256, ingest-chunks, ingest-sha1, ingest-write, ingest-sync), each with its
+/// user and system (kernel) time. With a core per stage, an ingest would take as long as its
+/// busiest stage.
 fn profile_stages(name: &str, store: &FsContentStore, data: &[u8], options: &IngestOptions) {
     let me = std::fs::read_link("/proc/thread-self")
         .ok()
         .and_then(|p| p.file_name()?.to_str()?.parse::<u64>().ok());
     let before = thread_cpu();
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let peak: Mutex<BTreeMap<u64, Duration>> = Mutex::new(BTreeMap::new());
+    let peak: Mutex<BTreeMap<u64, ThreadCpu>> = Mutex::new(BTreeMap::new());
     let (elapsed, sampler) = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
             let own = std::fs::read_link("/proc/thread-self")
@@ -99,7 +133,9 @@ fn profile_stages(name: &str, store: &FsContentStore, data: &[u8], options: &Ing
                 let mut peak = peak.lock().unwrap_or_else(|e| e.into_inner());
                 for (tid, cpu) in thread_cpu() {
                     let slot = peak.entry(tid).or_default();
-                    *slot = (*slot).max(cpu);
+                    if cpu.total() >= slot.total() {
+                        *slot = cpu;
+                    }
                 }
                 drop(peak);
                 std::thread::sleep(Duration::from_millis(2));
@@ -115,32 +151,37 @@ fn profile_stages(name: &str, store: &FsContentStore, data: &[u8], options: &Ing
     });
     let after = thread_cpu();
     let peak = peak.into_inner().unwrap_or_else(|e| e.into_inner());
-    let spent =
-        |tid: &u64, cpu: Duration| cpu.saturating_sub(before.get(tid).copied().unwrap_or_default());
-    let reader = me.map_or(Duration::ZERO, |me| {
-        spent(&me, after.get(&me).copied().unwrap_or_default())
-    });
-    let mut others: Vec<Duration> = peak
+    let reader = me
+        .and_then(|me| Some(after.get(&me)?.since(before.get(&me))))
+        .unwrap_or_default();
+    let mut stages: Vec<ThreadCpu> = peak
         .iter()
         .filter(|(tid, _)| Some(**tid) != me && Some(**tid) != sampler && !before.contains_key(tid))
-        .map(|(tid, cpu)| spent(tid, *cpu))
-        .filter(|cpu| !cpu.is_zero())
+        .map(|(_, cpu)| cpu.clone())
+        .filter(|cpu| !cpu.total().is_zero())
         .collect();
-    others.sort_unstable_by(|a, b| b.cmp(a));
-    let busiest = others.first().copied().unwrap_or_default().max(reader);
-    let stages: Vec<String> = others
-        .iter()
-        .map(|d| format!("{:.2}", d.as_secs_f64()))
-        .collect();
+    stages.sort_unstable_by_key(|cpu| std::cmp::Reverse(cpu.total()));
+    let busiest = stages
+        .first()
+        .map(ThreadCpu::total)
+        .unwrap_or_default()
+        .max(reader.total());
+    let show = |label: &str, cpu: &ThreadCpu| {
+        format!(
+            "{label} {:.2} ({:.2} sys)",
+            cpu.total().as_secs_f64(),
+            cpu.system.as_secs_f64()
+        )
+    };
+    let mut parts = vec![show("reader", &reader)];
+    parts.extend(stages.iter().map(|cpu| show(&cpu.name, cpu)));
     STAGES
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(format!(
-            "  {name:<24} wall {:.2} s; CPU s per stage: reader {:.2}, others [{}]; busiest stage \
-         {:.2} s",
+            "  {name:<24} wall {:.2} s; CPU s per thread: {}; busiest {:.2} s",
             elapsed.as_secs_f64(),
-            reader.as_secs_f64(),
-            stages.join(", "),
+            parts.join(", "),
             busiest.as_secs_f64()
         ));
     record(&format!("stage {name}"), busiest);
@@ -205,10 +246,13 @@ fn ingest(c: &mut Criterion) {
             started.elapsed()
         });
     });
+    // Piece SHA-1s are off by default (a content store needs only its SHA-256s); the "-sha1"
+    // rows are the gateway's ingest that also builds the v1 torrent from the same read.
     let variants = [
-        ("announced", Some(GIB as u64), true),
-        ("streamed", None, true),
-        ("announced-no-sha1", Some(GIB as u64), false),
+        ("announced", Some(GIB as u64), false),
+        ("streamed", None, false),
+        ("announced-sha1", Some(GIB as u64), true),
+        ("streamed-sha1", None, true),
     ];
     for (place, dir) in targets() {
         let root = tempfile::tempdir_in(&dir).expect("a bench folder");
