@@ -1,0 +1,71 @@
+//! `gateway`: parse the settings, start, serve until SIGINT or SIGTERM, stop cleanly.
+
+use clap::Parser;
+use swarmgate_gateway::{Gateway, Settings};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let settings = Settings::parse();
+    let config = match settings.resolve() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("gateway: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    match run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("gateway: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: swarmgate_gateway::Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let gateway = Gateway::start(config).await?;
+    let bound = gateway.bound();
+    let loaded = gateway.loaded();
+    tracing::info!(
+        files = loaded.files,
+        broken = loaded.broken,
+        swept = loaded.swept,
+        data_dir = %data_dir.display(),
+        "loaded the stored files"
+    );
+    tracing::info!("HTTP API, tracker and web seed on http://{}", bound.http);
+    tracing::info!("UDP tracker on udp://{}", bound.udp);
+    tracing::info!(
+        "peers on {} (announced as {})",
+        bound.peer,
+        gateway.peer_announce()
+    );
+    tracing::info!("public URL {}", gateway.public_url());
+    gateway.run_until(wait_for_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    if interrupt.await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
