@@ -1,9 +1,12 @@
 //! Integration tests of swarmgate-session: the engine in simulation (no sockets, virtual time)
-//! and the tokio driver over loopback TCP.
+//! and the tokio driver and the multi-torrent seeder over loopback TCP.
 
 #[cfg(feature = "tokio")]
 #[path = "session/driver.rs"]
 mod driver;
+#[cfg(feature = "tokio")]
+#[path = "session/seeder.rs"]
+mod seeder;
 #[path = "session/sim.rs"]
 mod sim;
 #[path = "session/swarm_sim.rs"]

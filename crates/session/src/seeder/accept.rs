@@ -83,7 +83,11 @@ pub(super) async fn dial(
                 Routed::Unknown(command) => drop(command),
             }
         }
-        _ => Counters::add(&shared.counters.dial_failures, 1),
+        _ => {
+            // The address rests from now on, before the failure shows in the figures.
+            drop((slot, guard));
+            Counters::add(&shared.counters.dial_failures, 1);
+        }
     }
 }
 

@@ -14,8 +14,9 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::picker::PeerKey;
 
-/// Bytes read from a socket at a time, at most.
-const READ_CHUNK: usize = 256 * 1024;
+/// Bytes read from a socket at a time, at most. A seeder's peers send small messages
+/// (requests, haves), so the buffer each connection keeps is small: 500 peers cost 16 MiB.
+const READ_CHUNK: usize = 32 * 1024;
 
 /// What a connection's tasks tell the torrent task.
 #[derive(Debug)]

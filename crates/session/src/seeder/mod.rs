@@ -147,6 +147,46 @@ pub enum SeedError {
 
 /// Seeds many torrents over one listener; see the module docs. Cheap to clone; every method is
 /// non-blocking except [`shutdown`](Self::shutdown).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use swarmgate_core::{PeerId, PieceIndex};
+/// use swarmgate_metainfo::TorrentBuilder;
+/// use swarmgate_session::{ContentBlocks, Seeder, SeederConfig};
+/// use swarmgate_storage::{
+///     ContentOptions, ContentStore, IngestOptions, MemoryContentStore, PieceCache, PieceSource,
+/// };
+///
+/// // A stored file and its torrent (the gateway has both once a file is uploaded).
+/// let data = vec![42u8; 100_000];
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("file.bin"), &data)?;
+/// let built = TorrentBuilder::new(dir.path().join("file.bin"))
+///     .piece_length(32 * 1024)
+///     .build()?;
+/// let torrent = Arc::new(built.torrent);
+/// let store: Arc<dyn ContentStore> = Arc::new(MemoryContentStore::new(ContentOptions::default()));
+/// let stored = store.ingest(&mut &data[..], &IngestOptions::default())?;
+/// // A blob has no piece hashes of its own: verify against the torrent's.
+/// let hashes = (0..torrent.piece_count())
+///     .filter_map(|i| torrent.piece_hash(PieceIndex(i)))
+///     .collect();
+/// let pieces = PieceSource::open(store, &stored.sha256, torrent.piece_length())?
+///     .with_piece_hashes(hashes)?;
+/// let cache = Arc::new(PieceCache::new(64 << 20));
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let config = SeederConfig::new(PeerId::swarmgate(*b"gateway-0001"));
+/// let seeder = Seeder::start(listener, config)?;
+/// assert!(seeder.add(torrent, Arc::new(ContentBlocks::new(pieces, cache)))?);
+/// assert_eq!(seeder.stats().torrents, 1);
+/// // Peers now connect to seeder.local_addr(); seeder.connect(..) dials one.
+/// seeder.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Seeder {
     shared: Arc<Shared>,

@@ -27,7 +27,7 @@ use super::shared::{Counters, DialGuard, Shared, Slot, State, TaskHandle};
 use crate::engine::{Engine, EngineConfig, EngineEvent, EngineStats};
 use crate::picker::PeerKey;
 
-/// Socket events waiting for the task, at most (as in the download driver: 16 MiB of reads).
+/// Socket events waiting for the task, at most (each one read of at most 32 KiB).
 const EVENT_QUEUE: usize = 64;
 /// Socket events handled in one turn after the one that woke the task.
 const EVENT_BATCH: usize = 31;
@@ -215,7 +215,10 @@ impl Task {
                 }
                 Some(_) = self.io.join_next(), if !self.io.is_empty() => {}
                 () = tokio::time::sleep_until(wake.into()) => {
-                    self.engine.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    if self.engine.poll_timeout().is_some_and(|due| due <= now) {
+                        self.engine.handle_timeout(now);
+                    }
                 }
             }
         }
