@@ -37,7 +37,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use swarmgate_core::{Geometry, InfoHash, InfoHashV1, PeerId};
 use swarmgate_metainfo::Torrent;
 use tokio::net::TcpListener;
@@ -281,7 +280,6 @@ impl Seeder {
                 return Err(geometry_error(geometry, theirs));
             }
         }
-        let info = Bytes::copy_from_slice(torrent.info_bytes());
         let pieces = geometry.piece_count();
         let mut state = self.shared.state();
         if state.closed {
@@ -300,7 +298,6 @@ impl Seeder {
         let entry = Entry {
             id,
             torrent,
-            info,
             source,
             task: None,
             stats,

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use swarmgate_core::InfoHashV1;
 use swarmgate_metainfo::Torrent;
 use tokio::runtime::Handle;
@@ -95,7 +94,6 @@ pub(super) struct Entry {
     /// Unique across adds: a task of a removed torrent does not write into its successor.
     pub(super) id: u64,
     pub(super) torrent: Arc<Torrent>,
-    pub(super) info: Bytes,
     pub(super) source: Arc<dyn BlockSource>,
     pub(super) task: Option<TaskHandle>,
     /// The latest figures its task published (uploaded adds up across task lifetimes).

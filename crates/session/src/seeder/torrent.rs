@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use swarmgate_core::{Bitfield, BlockRef, InfoHashV1};
+use swarmgate_metainfo::Torrent;
 use swarmgate_peer::Handshake;
 use swarmgate_rank::Source;
 use tokio::net::TcpStream;
@@ -80,8 +81,19 @@ pub(super) fn deliver(
     let _ = commands.send(command);
     shared.counters.active.fetch_add(1, Ordering::Relaxed);
     let active = Active(Arc::clone(&shared.counters));
-    let task = Task::new(shared, info_hash, id, entry);
-    let join = shared.runtime.spawn(task.run(queue, active));
+    // The engine is built in the task, not under the table's lock.
+    let setup = Setup {
+        shared: Arc::clone(shared),
+        info_hash,
+        id,
+        entry_id: entry.id,
+        torrent: Arc::clone(&entry.torrent),
+        source: Arc::clone(&entry.source),
+        base_uploaded: entry.stats.uploaded,
+    };
+    let join = shared
+        .runtime
+        .spawn(async move { Task::new(setup).run(queue, active).await });
     let old = entry.task.replace(TaskHandle { id, commands, join });
     if let Some(old) = old {
         state.push_ended(old.join);
@@ -112,6 +124,18 @@ struct ReadDone {
     result: io::Result<Bytes>,
 }
 
+/// What a new task needs from its torrent's entry.
+struct Setup {
+    shared: Arc<Shared>,
+    info_hash: InfoHashV1,
+    id: u64,
+    entry_id: u64,
+    torrent: Arc<Torrent>,
+    source: Arc<dyn BlockSource>,
+    /// Bytes uploaded by this torrent's earlier tasks.
+    base_uploaded: u64,
+}
+
 struct Task {
     shared: Arc<Shared>,
     info_hash: InfoHashV1,
@@ -133,17 +157,22 @@ struct Task {
 }
 
 impl Task {
-    fn new(
-        shared: &Arc<Shared>,
-        info_hash: InfoHashV1,
-        id: u64,
-        entry: &super::shared::Entry,
-    ) -> Task {
+    fn new(setup: Setup) -> Task {
+        let Setup {
+            shared,
+            info_hash,
+            id,
+            entry_id,
+            torrent,
+            source,
+            base_uploaded,
+        } = setup;
         let now = Instant::now();
         let config = &shared.config;
-        let geometry = entry.torrent.layout().geometry();
+        let geometry = torrent.layout().geometry();
         let mut engine_config = EngineConfig::new(info_hash, config.peer_id, geometry);
-        engine_config.metadata = Some(entry.info.clone());
+        // Copied per task, not kept per entry: an idle torrent holds only the shared `Torrent`.
+        engine_config.metadata = Some(Bytes::copy_from_slice(torrent.info_bytes()));
         engine_config.listen_port = Some(shared.local_addr.port());
         engine_config.download = false;
         engine_config.max_peers = config.max_peers_per_torrent;
@@ -154,19 +183,19 @@ impl Task {
         let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (reads, reads_rx) = mpsc::unbounded_channel();
         Task {
-            shared: Arc::clone(shared),
+            engine: Engine::new(engine_config, have, now),
+            shared,
             info_hash,
             id,
-            entry_id: entry.id,
-            source: Arc::clone(&entry.source),
-            engine: Engine::new(engine_config, have, now),
+            entry_id,
+            source,
             peers: HashMap::new(),
             io: JoinSet::new(),
             events,
             events_rx: Some(events_rx),
             reads,
             reads_rx: Some(reads_rx),
-            base_uploaded: entry.stats.uploaded,
+            base_uploaded,
             idle_since: Some(now),
             published: (now, 0),
         }
