@@ -7,12 +7,13 @@
 //! rates of [`TrackerStats`]) happens in [`Tracker::maintain`], which the servers call every
 //! few seconds.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use swarmgate_core::InfoHashV1;
+use swarmgate_core::{InfoHashV1, encode_compact_peer};
 
 use super::config::{Access, ConfigError, TrackerConfig, seconds};
 use super::connection_id::ConnectionIds;
@@ -20,7 +21,7 @@ use super::observer::{AnnounceObserver, AnnounceSeen};
 use super::rate_limit::RateLimiter;
 use super::registry::{Arrival, Refused, Registry, family_of};
 use super::{Refusal, identify_client};
-use crate::announce::{AnnounceRequest, ScrapeStats};
+use crate::announce::{AnnounceEvent, AnnounceRequest, ScrapeStats};
 use crate::udp::AddressFamily;
 
 /// The answer to an accepted announce; the peers themselves went to the caller's buffer.
@@ -90,6 +91,8 @@ pub struct Tracker {
     rate_limited: AtomicU64,
     rates: Mutex<RateWindow>,
     observer: Option<Arc<dyn AnnounceObserver>>,
+    /// The embedding process's own seeder in each swarm (from [`Tracker::announce_local`]).
+    local_peers: Mutex<HashMap<InfoHashV1, SocketAddr>>,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -134,6 +137,7 @@ impl Tracker {
             }),
             config,
             observer: None,
+            local_peers: Mutex::new(HashMap::new()),
         })
     }
 
@@ -224,7 +228,14 @@ impl Tracker {
             numwant: Some(0),
             ..request.clone()
         };
-        self.record(now, &local, addr.ip(), &mut Vec::new())
+        let announced = self.record(now, &local, addr.ip(), &mut Vec::new())?;
+        let mut local_peers = self.local_peers.lock().unwrap_or_else(|p| p.into_inner());
+        if request.event == AnnounceEvent::Stopped {
+            local_peers.remove(&request.info_hash);
+        } else {
+            local_peers.insert(request.info_hash, addr);
+        }
+        Ok(announced)
     }
 
     /// [`Tracker::announce`] after the rate limit was applied.
@@ -239,7 +250,14 @@ impl Tracker {
             Some(ip) if self.config.trust_ip => ip,
             _ => source.ip(),
         };
-        let announced = self.record(now, request, ip, peers)?;
+        let start = peers.len();
+        let mut announced = self.record(now, request, ip, peers)?;
+        if request.left == 0
+            && request.event != AnnounceEvent::Stopped
+            && request.numwant != Some(0)
+        {
+            announced.peers += self.add_local_peer(request, ip, &announced, start, peers);
+        }
         if let Some(observer) = &self.observer {
             observer.announced(&AnnounceSeen {
                 info_hash: request.info_hash,
@@ -249,6 +267,41 @@ impl Tracker {
             });
         }
         Ok(announced)
+    }
+
+    /// A seeder is sent leechers only, except the embedding process's own seeder: a magnet
+    /// client without the metadata yet announces `left=0` (aria2 does) and must still find the
+    /// peer that can send it the info dictionary. Appends that peer to `peers[start..]` when it
+    /// is of the answer's family, not the announcer and not already there; how many it added.
+    fn add_local_peer(
+        &self,
+        request: &AnnounceRequest,
+        ip: IpAddr,
+        announced: &Announced,
+        start: usize,
+        peers: &mut Vec<u8>,
+    ) -> usize {
+        let local = {
+            let local_peers = self.local_peers.lock().unwrap_or_else(|p| p.into_inner());
+            match local_peers.get(&request.info_hash) {
+                Some(local) => *local,
+                None => return 0,
+            }
+        };
+        let announcer = SocketAddr::new(ip.to_canonical(), request.port);
+        if local == announcer || family_of(&local.ip()) != announced.family {
+            return 0;
+        }
+        let mut compact = Vec::with_capacity(18);
+        encode_compact_peer(local, &mut compact);
+        let listed = peers
+            .get(start..)
+            .is_some_and(|listed| listed.chunks_exact(compact.len()).any(|p| p == compact));
+        if listed {
+            return 0;
+        }
+        peers.extend_from_slice(&compact);
+        1
     }
 
     /// Records `request` for the peer at `ip` and its port, writing peers for it.

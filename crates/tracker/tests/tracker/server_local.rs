@@ -132,3 +132,64 @@ fn a_local_seeder_skips_the_rate_limit_and_is_handed_to_leechers_only_while_fres
     let response = http(&tracker, later, &leeching, leecher).unwrap();
     assert!(response.peers.is_empty(), "{:?}", response.peers);
 }
+
+#[test]
+fn a_client_announcing_left_0_still_gets_the_local_seeder_but_no_other_seeder() {
+    let now = Instant::now();
+    let tracker = Tracker::new(config(), now).unwrap();
+    // Another seeder, then the local one.
+    http(
+        &tracker,
+        now,
+        &request(2, 0, AnnounceEvent::Started),
+        addr(2),
+    )
+    .unwrap();
+    let gateway: SocketAddr = "10.0.0.9:6881".parse().unwrap();
+    tracker
+        .announce_local(now, &request(9, 0, AnnounceEvent::Started), gateway)
+        .unwrap();
+    // A magnet client without the metadata says left=0 (aria2 does): it gets the local seeder
+    // only, once, over HTTP and UDP alike.
+    let mut magnet = request(1, 0, AnnounceEvent::Started);
+    magnet.port = 7000;
+    let response = http(&tracker, now, &magnet, addr(1)).unwrap();
+    assert_eq!(response.peers, [gateway]);
+    let id = connect(&tracker, now, addr(3));
+    let answer = udp(
+        &tracker,
+        now,
+        &UdpRequest::Announce {
+            connection_id: id,
+            transaction_id: 2,
+            request: request(3, 0, AnnounceEvent::Started),
+        },
+        addr(3),
+    );
+    match answer {
+        Some(UdpResponse::Announce { response, .. }) => assert_eq!(response.peers, [gateway]),
+        other => panic!("expected an announce answer, got {other:?}"),
+    }
+    // A leecher gets everyone, the local seeder listed once.
+    let response = http(
+        &tracker,
+        now,
+        &request(4, 10, AnnounceEvent::Started),
+        addr(4),
+    )
+    .unwrap();
+    assert_eq!(response.peers.iter().filter(|p| **p == gateway).count(), 1);
+    // Once the local seeder stops, a seeder gets no seeders again.
+    tracker
+        .announce_local(now, &request(9, 0, AnnounceEvent::Stopped), gateway)
+        .unwrap();
+    let response = http(&tracker, now, &magnet, addr(1)).unwrap();
+    assert!(
+        response
+            .peers
+            .iter()
+            .all(|p| *p != gateway && *p != addr(2)),
+        "{:?}",
+        response.peers
+    );
+}
