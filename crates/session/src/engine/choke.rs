@@ -106,6 +106,37 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Gives the slots of peers that left to interested peers still choked, lowest key first
+    /// (the longest waiting), at once rather than at the next round: a seed with more leechers
+    /// than slots would otherwise leave a slot idle for up to `choke_interval` each time a
+    /// leecher finishes.
+    pub(super) fn fill_free_slots(&mut self) {
+        let unchoked = self
+            .peers
+            .values()
+            .filter(|p| !p.session.am_choking())
+            .count();
+        let free = self.config.unchoke_slots.saturating_sub(unchoked);
+        if free == 0 {
+            return;
+        }
+        let mut waiting: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.session.am_choking() && p.session.peer_interested())
+            .map(|(&key, _)| key)
+            .collect();
+        waiting.sort_unstable();
+        for key in waiting.into_iter().take(free) {
+            if let Some(peer) = self.peers.get_mut(&key) {
+                peer.session.set_choking(false);
+                self.dirty.push(key);
+            }
+        }
+    }
+}
+
 /// The peer's rank score from what we know of it.
 pub(super) fn score(peer: &Peer, config: &EngineConfig) -> f64 {
     let facts = PeerFacts {

@@ -218,6 +218,7 @@ impl Engine {
     /// The connection to `key` closed (by the peer, or after an I/O error).
     pub fn handle_peer_closed(&mut self, now: Instant, key: PeerKey) {
         self.forget_peer(now, key);
+        self.fill_free_slots();
         self.connect_more(now);
     }
 
@@ -348,6 +349,7 @@ impl Engine {
         if self.forget_peer(now, key) {
             self.events
                 .push_back(EngineEvent::Disconnect { key, reason });
+            self.fill_free_slots();
         }
         self.connect_more(now);
     }

@@ -315,3 +315,56 @@ fn a_dialled_peer_gets_our_handshake_first_and_is_never_redialled() {
         "{events:?}"
     );
 }
+
+/// Exchanges bytes between the engine and bare leecher sessions until both sides are quiet.
+fn pump(engine: &mut Engine, leechers: &mut [(PeerKey, PeerSession)], now: Instant) {
+    for _ in 0..10 {
+        while let Some((key, bytes)) = engine.poll_transmit() {
+            if let Some((_, leecher)) = leechers.iter_mut().find(|(k, _)| *k == key) {
+                leecher.handle_bytes(now, &bytes).unwrap();
+            }
+        }
+        for (key, leecher) in leechers.iter_mut() {
+            while let Some(event) = leecher.poll_event() {
+                if matches!(event, PeerEvent::PiecesKnown) {
+                    leecher.set_interested(true);
+                }
+            }
+            if let Some(bytes) = leecher.poll_transmit() {
+                engine.handle_peer_data(now, *key, &bytes);
+            }
+        }
+    }
+}
+
+/// A seed with more interested leechers than slots: when an unchoked one leaves, a waiting one
+/// gets its slot at once, not at the next choking round.
+#[test]
+fn a_slot_freed_by_a_leaving_peer_goes_to_a_waiting_one_at_once() {
+    let now = Instant::now();
+    let mut config = config();
+    config.unchoke_slots = 1;
+    let mut seeder = Engine::new(config, Bitfield::full(4), now);
+    let mut leechers = Vec::new();
+    for id in 2..4 {
+        let mut leecher_config =
+            SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([id; 12]));
+        leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
+        let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
+        let hello = leecher.poll_transmit().unwrap();
+        let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
+        let key = seeder
+            .handle_incoming(now, addr(u16::from(id)), theirs)
+            .unwrap();
+        seeder.handle_peer_data(now, key, &hello[used..]);
+        leechers.push((key, leecher));
+    }
+    pump(&mut seeder, &mut leechers, now);
+    let unchoked: Vec<bool> = leechers.iter().map(|(_, l)| !l.peer_choking()).collect();
+    assert_eq!(unchoked, [true, false], "one slot, first come");
+
+    let (gone, _) = leechers.remove(0);
+    seeder.handle_peer_closed(now, gone);
+    pump(&mut seeder, &mut leechers, now);
+    assert!(!leechers[0].1.peer_choking(), "unchoked without a round");
+}

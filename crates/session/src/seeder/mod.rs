@@ -390,3 +390,73 @@ fn geometry_error(torrent: Geometry, source: Geometry) -> SeedError {
         source_piece: source.piece_length(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use swarmgate_testkit::TorrentFixture;
+
+    use super::*;
+
+    /// A source that serves nothing, of a given geometry.
+    struct Nothing(Option<Geometry>);
+
+    impl BlockSource for Nothing {
+        fn read_block(&self, _: swarmgate_core::BlockRef) -> io::Result<Bytes> {
+            Err(io::Error::other("nothing here"))
+        }
+
+        fn geometry(&self) -> Option<Geometry> {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn torrents_that_cannot_be_seeded_are_refused() {
+        let torrent = Arc::new(TorrentFixture::new(36).build().torrent);
+        let geometry = torrent.layout().geometry();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = SeederConfig::new(PeerId::swarmgate(*b"refusals-001"));
+        let seeder = Seeder::start(listener, config).unwrap();
+
+        let other = Geometry::new(geometry.total_length(), 16 * 1024).unwrap();
+        let refused = seeder.add(Arc::clone(&torrent), Arc::new(Nothing(Some(other))));
+        assert!(
+            matches!(
+                refused,
+                Err(SeedError::Geometry {
+                    source_piece: 16_384,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        assert!(
+            seeder
+                .add(Arc::clone(&torrent), Arc::new(Nothing(None)))
+                .unwrap()
+        );
+        let again = seeder.add(Arc::clone(&torrent), Arc::new(Nothing(Some(geometry))));
+        assert!(!again.unwrap(), "already seeded");
+
+        // A v2-only torrent: one file of one piece (no piece layers needed).
+        let mut v2 = b"d4:infod9:file treed5:a.bind0:d6:lengthi100e11:pieces root32:".to_vec();
+        v2.extend_from_slice(&[7; 32]);
+        v2.extend_from_slice(b"eee12:meta versioni2e4:name5:a.bin12:piece lengthi16384eee");
+        let v2 = Torrent::from_bytes(&v2).unwrap();
+        let refused = seeder.add(Arc::new(v2), Arc::new(Nothing(None)));
+        assert!(matches!(refused, Err(SeedError::V2Only)), "{refused:?}");
+
+        let stopped = seeder.clone();
+        seeder.shutdown().await;
+        let info_hash = torrent.info_hash().v1().unwrap();
+        assert!(
+            stopped.torrent_stats(&info_hash).is_some(),
+            "figures stay readable"
+        );
+        let refused = stopped.add(torrent, Arc::new(Nothing(None)));
+        assert!(matches!(refused, Err(SeedError::Stopped)), "{refused:?}");
+        stopped.connect(&info_hash, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(stopped.stats().dials, 0, "nothing is dialled once stopped");
+    }
+}

@@ -219,7 +219,11 @@ impl Task {
                         self.command(command);
                         continue;
                     }
-                    None => return,
+                    None => {
+                        // Unregistered: wait only for reads still on the blocking pool.
+                        self.io.shutdown().await;
+                        return;
+                    }
                 }
             }
             let wake = [self.engine.poll_timeout(), idle_end]
