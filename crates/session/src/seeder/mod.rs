@@ -411,6 +411,15 @@ mod tests {
         }
     }
 
+    /// The gateway keeps a `Seeder` in its shared state and calls it from any task.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Seeder>();
+        shareable::<Arc<dyn BlockSource>>();
+        shareable::<ContentBlocks>();
+    }
+
     #[tokio::test]
     async fn torrents_that_cannot_be_seeded_are_refused() {
         let torrent = Arc::new(TorrentFixture::new(36).build().torrent);
