@@ -147,9 +147,6 @@ pub enum MetadataError {
 /// A rule of the peer wire protocol the remote peer broke: drop it, and count it against it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    /// A bitfield, have-all or have-none after other piece-state messages.
-    #[error("bitfield after other messages")]
-    BitfieldNotFirst,
     /// A bitfield of the wrong length or with spare bits set.
     #[error("invalid bitfield: {0}")]
     InvalidBitfield(#[from] BitfieldError),

@@ -46,25 +46,25 @@ impl PeerSession {
             }
             Message::Have(piece) => self.on_have(piece)?,
             Message::Bitfield(bits) => {
-                self.check_first()?;
                 if let Some(g) = self.config.geometry {
                     let field = Bitfield::from_bytes(&bits, g.piece_count())
                         .map_err(ProtocolError::InvalidBitfield)?;
-                    self.set_pieces(field);
+                    self.piece_state(field);
                 }
+                self.piece_state_seen = true;
             }
             Message::HaveAll | Message::HaveNone => {
                 let all = msg == Message::HaveAll;
                 self.require_fast(if all { id::HAVE_ALL } else { id::HAVE_NONE })?;
-                self.check_first()?;
                 if let Some(g) = self.config.geometry {
                     let count = g.piece_count();
-                    self.set_pieces(if all {
+                    self.piece_state(if all {
                         Bitfield::full(count)
                     } else {
                         Bitfield::new(count)
                     });
                 }
+                self.piece_state_seen = true;
             }
             Message::Request(block) => self.on_request(block)?,
             Message::Piece {
@@ -119,12 +119,20 @@ impl PeerSession {
         }
     }
 
-    fn check_first(&mut self) -> Result<(), ProtocolError> {
-        if self.piece_state_seen {
-            return Err(ProtocolError::BitfieldNotFirst);
+    /// A bitfield, have-all or have-none. BEP 3 and 6 allow one, as the first piece-state
+    /// message; a later one is taken as haves (what it adds; a peer loses no piece), as
+    /// libtorrent takes it: aria2 1.36 answers with have-none and then, once it holds a piece,
+    /// sends a bitfield, and dropping it for that stalls every download from aria2's side.
+    fn piece_state(&mut self, field: Bitfield) {
+        let Some(known) = self.peer_pieces.as_mut().filter(|_| self.piece_state_seen) else {
+            self.set_pieces(field);
+            return;
+        };
+        for piece in field.ones() {
+            if known.set(piece) {
+                self.events.push_back(PeerEvent::Have(piece));
+            }
         }
-        self.piece_state_seen = true;
-        Ok(())
     }
 
     /// `Ok(true)` when the index is in range, `Ok(false)` when the geometry is unknown (the

@@ -58,17 +58,23 @@ fn bitfield_of_the_wrong_length() {
 }
 
 #[test]
-fn bitfield_after_other_messages() {
+fn a_late_bitfield_adds_haves_and_a_late_have_none_takes_nothing_away() {
+    // aria2 1.36 sends have-none, then a bitfield once it holds a piece: taken as haves.
     let mut s = seeder(Reserved::SWARMGATE);
-    s.send(&[Message::Have(PieceIndex(1))]).unwrap();
-    let err = protocol(s.send(&[Message::Bitfield(Bytes::from_static(&[0xf0]))]));
-    assert_eq!(err, ProtocolError::BitfieldNotFirst);
-    let mut s = seeder(Reserved::SWARMGATE);
+    s.send(&[Message::HaveNone, Message::Have(PieceIndex(1))])
+        .unwrap();
+    s.send(&[Message::Bitfield(Bytes::from_static(&[0xc0]))])
+        .unwrap();
+    let pieces = s.session.peer_pieces().unwrap();
+    assert!(pieces.get(PieceIndex(0)) && pieces.get(PieceIndex(1)));
+    assert_eq!(pieces.count(), 2);
     s.send(&[Message::HaveNone]).unwrap();
-    assert_eq!(
-        protocol(s.send(&[Message::HaveAll])),
-        ProtocolError::BitfieldNotFirst
-    );
+    assert_eq!(s.session.peer_pieces().unwrap().count(), 2);
+    s.send(&[Message::HaveAll]).unwrap();
+    assert!(s.session.peer_pieces().unwrap().is_full());
+    // A late bitfield with spare bits set is still an error.
+    let err = protocol(s.send(&[Message::Bitfield(Bytes::from_static(&[0xf8]))]));
+    assert!(matches!(err, ProtocolError::InvalidBitfield(_)), "{err:?}");
     // Interest and keep-alives before the bitfield are fine.
     let mut s = seeder(Reserved::SWARMGATE);
     s.send(&[
