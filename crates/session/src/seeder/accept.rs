@@ -66,11 +66,12 @@ pub(super) async fn dial(
     info_hash: InfoHashV1,
     addr: SocketAddr,
     slot: Slot,
-    guard: DialGuard,
+    mut guard: DialGuard,
 ) {
     let connect = tokio::time::timeout(shared.config.connect_timeout, TcpStream::connect(addr));
     match connect.await {
         Ok(Ok(stream)) => {
+            guard.connected();
             let command = Command::Dialled {
                 addr,
                 stream,

@@ -112,7 +112,7 @@ pub(super) struct TaskHandle {
 enum DialState {
     /// Being dialled, or connected.
     Busy,
-    /// The last attempt ended (failed, or the connection closed): not again before this.
+    /// The last dial failed: not again before this.
     Resting(Instant),
 }
 
@@ -158,6 +158,7 @@ impl Shared {
             dials: Arc::clone(&self.dials),
             key: (info_hash, addr),
             rest: self.config.redial_after,
+            connected: false,
         })
     }
 
@@ -234,21 +235,36 @@ impl Drop for Slot {
     }
 }
 
-/// A (torrent, address) being dialled or connected after a dial; when dropped (the dial failed
-/// or the connection ended), the address rests for `redial_after`.
+/// A (torrent, address) being dialled or connected after a dial. When dropped after a failed
+/// dial, the address rests for `redial_after`; when dropped after a connection that was made,
+/// the record goes, so the peer's next announce dials it again at once: Transmission 3.00
+/// closes every connection when a magnet link's metadata arrives, then announces again and
+/// waits to be dialled, and a rest then would leave it without a peer for a whole interval.
+/// Dials follow announces, so without a rest they still come no faster than the tracker's
+/// rate limit lets a client announce.
 pub(super) struct DialGuard {
     dials: Arc<Mutex<HashMap<(InfoHashV1, SocketAddr), DialState>>>,
     key: (InfoHashV1, SocketAddr),
     rest: Duration,
+    connected: bool,
+}
+
+impl DialGuard {
+    /// The dial succeeded: no rest when the connection ends.
+    pub(super) fn connected(&mut self) {
+        self.connected = true;
+    }
 }
 
 impl Drop for DialGuard {
     fn drop(&mut self) {
         let mut dials = lock(&self.dials);
         // Only a record this guard made busy: `remove` may have dropped it meanwhile.
-        if let Some(state) = dials.get_mut(&self.key) {
-            if *state == DialState::Busy {
-                *state = DialState::Resting(Instant::now() + self.rest);
+        if dials.get(&self.key) == Some(&DialState::Busy) {
+            if self.connected {
+                dials.remove(&self.key);
+            } else {
+                dials.insert(self.key, DialState::Resting(Instant::now() + self.rest));
             }
         }
     }
@@ -312,5 +328,20 @@ mod tests {
         let quick = self::shared(8, Duration::ZERO);
         drop(quick.begin_dial(hash, addr).unwrap());
         assert!(quick.begin_dial(hash, addr).is_some(), "the rest is over");
+
+        // A dial that connected does not rest once its connection ends: the peer's next
+        // announce is dialled at once (Transmission reconnects no other way after a magnet).
+        let other = SocketAddr::from((Ipv4Addr::LOCALHOST, 51414));
+        let mut made = shared.begin_dial(hash, other).unwrap();
+        made.connected();
+        assert!(
+            shared.begin_dial(hash, other).is_none(),
+            "busy while connected"
+        );
+        drop(made);
+        assert!(
+            shared.begin_dial(hash, other).is_some(),
+            "no rest after a connection"
+        );
     }
 }
