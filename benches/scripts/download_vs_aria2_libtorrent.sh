@@ -16,7 +16,7 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
-LT_PEER="$REPO_ROOT/bins/swarm/tests/support/lt_peer.py"
+LT_PEER="$REPO_ROOT/crates/testkit/support/lt_peer.py"
 SIZE_MIB=${1:-${SIZE_MIB:-2048}}
 WORK_DIR=${2:-${WORK_DIR:-}}
 RUNS=${RUNS:-3}

@@ -13,11 +13,15 @@
 //! - [`SimRng`]: a seeded, dependency-free RNG (SplitMix64) for the tests' own choices;
 //! - [`TorrentFixture`]: valid v1 torrents (single- or multi-file, BEP 47 pad files) with
 //!   deterministic random content, as `.torrent` bytes, a parsed [`swarmgate_metainfo::Torrent`],
-//!   the data, files on disk and a magnet link.
+//!   the data, files on disk and a magnet link;
+//! - [`programs`]: the real third-party clients (python3-libtorrent, aria2c, transmission-cli,
+//!   opentracker) that the binaries' interop tests run, on loopback, killed when dropped. This
+//!   module alone touches processes, sockets and the clock.
 //!
-//! It does not speak any protocol (the machines under test do), does not touch a real socket or
-//! the system clock (the epoch is one `Instant::now()`, taken at construction; everything after
-//! is virtual), and is not published: it is a dev-dependency of the other crates.
+//! It does not speak any protocol (the machines under test do), outside [`programs`] does not
+//! touch a real socket or the system clock (the epoch is one `Instant::now()`, taken at
+//! construction; everything after is virtual), and is not published: it is a dev-dependency of
+//! the other crates.
 //!
 //! # The network model
 //!
@@ -75,6 +79,7 @@ mod events;
 mod fixtures;
 mod lookup;
 mod net;
+pub mod programs;
 mod rng;
 mod types;
 
