@@ -9,7 +9,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use swarmgate_core::PeerId;
@@ -182,13 +182,38 @@ impl Gateway {
         self.loaded
     }
 
-    /// Stops serving: the HTTP server finishes in-flight requests, the UDP tracker and the
-    /// seeder stop; returns the first failure of any part.
+    /// Stops serving: the HTTP server finishes in-flight requests (for at most the request
+    /// time limit, at least 5 s; then they are dropped, and a dropped upload leaves nothing),
+    /// the UDP tracker and the seeder stop; returns the first failure of any part.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
+        let grace = self
+            .state
+            .config
+            .request_timeout
+            .max(Duration::from_secs(5));
+        let deadline = tokio::time::Instant::now() + grace;
         let mut result = Ok(());
-        while let Some(joined) = self.tasks.join_next().await {
-            let outcome = joined.context("a gateway task panicked").and_then(|r| r);
+        let mut aborted = false;
+        loop {
+            let joined = if aborted {
+                self.tasks.join_next().await
+            } else {
+                match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                    Ok(joined) => joined,
+                    Err(_) => {
+                        tracing::warn!("requests still running after {grace:?}: dropping them");
+                        self.tasks.abort_all();
+                        aborted = true;
+                        continue;
+                    }
+                }
+            };
+            let Some(joined) = joined else { break };
+            let outcome = match joined {
+                Err(error) if error.is_cancelled() => Ok(()),
+                joined => joined.context("a gateway task panicked").and_then(|r| r),
+            };
             if result.is_ok() {
                 result = outcome;
             }

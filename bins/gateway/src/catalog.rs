@@ -218,7 +218,7 @@ impl Catalog {
     ) -> Result<Published, CatalogError> {
         let options = IngestOptions {
             piece_hashes: true,
-            ..options.clone()
+            ..*options
         };
         let ingested = self.content.ingest(reader, &options)?;
         if ingested.size == 0 {

@@ -76,7 +76,9 @@ pub(crate) async fn maintain(state: Shared) {
     }
 }
 
-/// Dials every leecher that announces a served torrent.
+/// Dials every peer that announces a served torrent: leechers, and "seeders" too, since a
+/// magnet client without the metadata announces `left=0` (aria2 does); a real seeder is
+/// dropped as soon as both sides see the other is complete, and the seeder deduplicates.
 #[derive(Debug)]
 pub(crate) struct DialLeechers {
     /// The seeder that dials.
@@ -85,7 +87,7 @@ pub(crate) struct DialLeechers {
 
 impl AnnounceObserver for DialLeechers {
     fn announced(&self, seen: &AnnounceSeen) {
-        if !seen.seeder && seen.event != AnnounceEvent::Stopped {
+        if seen.event != AnnounceEvent::Stopped {
             self.seeder.connect(&seen.info_hash, seen.peer);
         }
     }

@@ -163,7 +163,7 @@ async fn accept(state: &Shared, peer: SocketAddr, request: Request) -> Result<Pu
                 max_size: max,
                 ..IngestOptions::default()
             };
-            let body = Body::Field(field);
+            let body = Body::Field(Box::new(field));
             return ingest(state, body, idle, name, mime, options).await;
         }
     }
@@ -189,7 +189,7 @@ async fn accept(state: &Shared, peer: SocketAddr, request: Request) -> Result<Pu
 
 /// The bytes of an upload: a multipart field or a raw body.
 enum Body<'a> {
-    Field(Field<'a>),
+    Field(Box<Field<'a>>),
     Raw(BodyDataStream),
 }
 
@@ -236,6 +236,7 @@ async fn ingest(
         let mut reader = ChannelReader {
             receiver,
             current: Bytes::new(),
+            ended: false,
         };
         catalog.publish(&mut reader, &name, &mime, &options, &links)
     });
@@ -244,12 +245,15 @@ async fn ingest(
             let chunk = match tokio::time::timeout(idle, body.next_chunk()).await {
                 Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "upload idle")),
                 Ok(Err(reason)) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, reason)),
-                Ok(Ok(None)) => break,
+                // The end of the body, said out loud: a channel that merely closes (this
+                // future dropped at shutdown) is a cut-off upload, never a complete one.
+                Ok(Ok(None)) => Ok(Bytes::new()),
+                Ok(Ok(Some(bytes))) if bytes.is_empty() => continue,
                 Ok(Ok(Some(bytes))) => Ok(bytes),
             };
-            let failed = chunk.is_err();
+            let last = chunk.as_ref().map_or(true, Bytes::is_empty);
             // A closed channel means the ingest already stopped (with its own error).
-            if sender.send(chunk).await.is_err() || failed {
+            if sender.send(chunk).await.is_err() || last {
                 break;
             }
         }
@@ -340,19 +344,29 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The ingest's view of the body: chunks from the channel; an error chunk is the upload's
-/// failure, the channel's end is the upload's end.
+/// The ingest's view of the body: chunks from the channel. An empty chunk is the body's end;
+/// an error chunk, or a channel closed before the end, is a failed upload.
 struct ChannelReader {
     receiver: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
+    ended: bool,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.receiver.blocking_recv() {
-                None => return Ok(0),
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the upload was cut off before its end",
+                    ));
+                }
                 Some(Err(error)) => return Err(error),
+                Some(Ok(bytes)) if bytes.is_empty() => self.ended = true,
                 Some(Ok(bytes)) => self.current = bytes,
             }
         }
@@ -379,14 +393,31 @@ mod tests {
         let (sender, receiver) = mpsc::channel(4);
         sender.try_send(Ok(Bytes::from_static(b"hello "))).unwrap();
         sender.try_send(Ok(Bytes::from_static(b"world"))).unwrap();
+        sender.try_send(Ok(Bytes::new())).unwrap();
         drop(sender);
         let mut reader = ChannelReader {
             receiver,
             current: Bytes::new(),
+            ended: false,
         };
         let mut out = String::new();
         reader.read_to_string(&mut out).unwrap();
         assert_eq!(out, "hello world");
+
+        // Closed without the end marker (the request was dropped): an error, not an end.
+        let (sender, receiver) = mpsc::channel(4);
+        sender.try_send(Ok(Bytes::from_static(b"half"))).unwrap();
+        drop(sender);
+        let mut reader = ChannelReader {
+            receiver,
+            current: Bytes::new(),
+            ended: false,
+        };
+        let mut out = Vec::new();
+        assert_eq!(
+            reader.read_to_end(&mut out).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
 
         let (sender, receiver) = mpsc::channel(4);
         sender.try_send(Ok(Bytes::from_static(b"abc"))).unwrap();
@@ -396,6 +427,7 @@ mod tests {
         let mut reader = ChannelReader {
             receiver,
             current: Bytes::new(),
+            ended: false,
         };
         let mut out = Vec::new();
         assert_eq!(
