@@ -274,6 +274,13 @@ fn upload_error(error: CatalogError, max: u64, idle: Duration) -> ApiError {
         CatalogError::Content(ContentError::Read { source }) => {
             if source.kind() == io::ErrorKind::TimedOut {
                 idle_error(idle)
+            } else if source.kind() == io::ErrorKind::UnexpectedEof {
+                // The body broke off before its end (hyper's "error reading a body from
+                // connection" when the client closes short of its Content-Length).
+                ApiError::bad_request(
+                    "truncated",
+                    format!("the upload ended before its end: {source}"),
+                )
             } else {
                 ApiError::bad_request("interrupted", format!("the upload broke off: {source}"))
             }
