@@ -2,14 +2,16 @@
 //! started on free loopback ports (and SIGKILLed when the test ends): uploads and the download
 //! API (`api`), real BitTorrent clients downloading by .torrent and by magnet (`clients`,
 //! ignored unless aria2c, transmission-cli and python3-libtorrent are installed), restarts after
-//! SIGKILL and SIGTERM (`restart`), and bad input (`bad_input`). The two fixture files (5 MiB and
-//! 300 MiB of seeded random bytes) are made once under Cargo's temporary folder.
+//! SIGKILL and SIGTERM (`restart`), bad input (`bad_input`) and floods (`rate_limits`). The two
+//! fixture files (5 MiB and 300 MiB of seeded random bytes) are made once under Cargo's
+//! temporary folder for this target and reused by later runs.
 
 /// The tests and their helpers, one file each under tests/gateway/.
 mod gateway {
     mod api;
     mod bad_input;
     mod clients;
+    mod rate_limits;
     mod restart;
     mod support;
     mod uploads;

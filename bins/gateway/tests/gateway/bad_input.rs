@@ -3,8 +3,8 @@
 //! `truncated`, nothing stored), uploads over `--max-upload-size` by Content-Length and
 //! streamed without one (413), hostile Range headers (416 or 200 as RFC 9110 says, never 500),
 //! unknown and malformed hashes (404, 400), a malformed announce (a bencoded failure reason),
-//! floods over the rate limits (429 with Retry-After for downloads, uploads and announces) and
-//! DELETE with no token configured (403), a wrong one (401) and the right one (204, then 404).
+//! DELETE with a wrong token (401) and the right one (204, then 404). Floods are in
+//! `rate_limits`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::blocking::Response;
-use swarmgate_testkit::programs::{hex_decode, url_encode};
+use swarmgate_testkit::programs::url_encode;
 
 use super::support::{Gateway, MIB, assert_error, entries, json_of, small, workspace};
 use super::uploads::upload;
 
-const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
+pub(crate) const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
 
 /// A raw HTTP/1.1 answer.
 struct Answer {
@@ -380,108 +380,4 @@ fn deletes_with_a_token(gateway: &Gateway) {
     );
     assert_eq!(total(gateway), 1);
     gateway.assert_serves(small());
-}
-
-/// Fires `count` requests; asserts at least one is 429 (a JSON `rate_limited` error or, from the
-/// tracker, a bencoded failure) with a `Retry-After` of at least a second, and that the others
-/// are 200/201/206. Returns the largest Retry-After.
-fn flood(count: usize, what: &str, mut send: impl FnMut(usize) -> Response) -> u64 {
-    let mut limited = 0;
-    let mut wait = 0;
-    for i in 0..count {
-        let response = send(i);
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            limited += 1;
-            let retry: u64 = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"));
-            assert!(retry >= 1, "{what}: Retry-After {retry}");
-            wait = wait.max(retry);
-            let media = response.headers().get("content-type").cloned();
-            let body = response.bytes().expect("the body");
-            if media.as_ref().is_some_and(|m| m == "application/json") {
-                let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-                assert_eq!(json["code"], "rate_limited", "{what}: {json}");
-            } else {
-                assert!(body.starts_with(b"d14:failure reason"), "{what}: {body:?}");
-            }
-        } else {
-            assert!(status.is_success(), "{what} #{i}: {status}");
-        }
-    }
-    assert!(limited > 0, "{what}: none of {count} was limited");
-    wait
-}
-
-#[test]
-fn floods_over_the_rate_limits_get_429_with_retry_after_and_no_token_forbids_delete() {
-    let (_tmp, data) = workspace();
-    let gateway = Gateway::start(
-        &data,
-        &[
-            "--requests-per-second",
-            "5",
-            "--uploads-per-minute",
-            "2",
-            "--announces-per-second",
-            "5",
-        ],
-    );
-    let response = gateway
-        .http
-        .post(gateway.at("/api/upload"))
-        .header("X-Filename", "rate.bin")
-        .body(vec![1u8; 50_000])
-        .send()
-        .expect("upload");
-    let answer = json_of(response, StatusCode::CREATED, "upload");
-    let sha = answer["sha256"].as_str().expect("sha256").to_owned();
-    let info_hash = hex_decode(answer["info_hash"].as_str().expect("info_hash"));
-
-    let delete = gateway
-        .http
-        .delete(gateway.at(&format!("/api/files/{sha}")))
-        .header("Authorization", format!("Bearer {TOKEN}"))
-        .send()
-        .expect("DELETE");
-    assert_error(
-        delete,
-        StatusCode::FORBIDDEN,
-        "deletion_disabled",
-        "no token configured",
-    );
-
-    let download = format!("/api/download/{sha}");
-    let wait = flood(40, "downloads", |_| {
-        gateway.http.get(gateway.at(&download)).send().expect("GET")
-    });
-    std::thread::sleep(Duration::from_secs(wait));
-    let again = gateway.http.get(gateway.at(&download)).send().expect("GET");
-    assert_eq!(again.status(), StatusCode::OK, "after Retry-After");
-    assert_eq!(again.bytes().expect("the body").len(), 50_000);
-
-    flood(8, "uploads", |i| {
-        gateway
-            .http
-            .post(gateway.at("/api/upload"))
-            .header("X-Filename", format!("flood-{i}.bin"))
-            .body(format!("flood {i}").into_bytes())
-            .send()
-            .expect("upload")
-    });
-    let announce = format!(
-        "/announce?info_hash={}&peer_id=-XX0001-abcdefghijkl&port=6881&left=100&compact=1",
-        url_encode(&info_hash)
-    );
-    flood(40, "announces", |_| {
-        gateway
-            .http
-            .get(gateway.at(&announce))
-            .send()
-            .expect("announce")
-    });
 }

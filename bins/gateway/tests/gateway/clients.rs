@@ -162,6 +162,26 @@ pub(crate) fn download_all(
     eprintln!("{program:?} {step}: {:?}", started.elapsed());
 }
 
+/// Each file's .torrent from `gateway`, saved in `dir`: the jobs for [`download_all`].
+pub(crate) fn saved_torrents<'a>(
+    gateway: &Gateway,
+    stored: &'a [Stored],
+    dir: &Path,
+) -> Vec<(&'a Stored, String)> {
+    stored
+        .iter()
+        .map(|file| {
+            let bytes = gateway
+                .get(&format!("/api/torrent/{}.torrent", file.fixture.sha256))
+                .bytes()
+                .expect("the .torrent");
+            let path = dir.join(format!("{}.torrent", file.name));
+            std::fs::write(&path, bytes).expect("save the .torrent");
+            (file, path.display().to_string())
+        })
+        .collect()
+}
+
 /// The gateway's peer and web seed byte counters.
 fn sent(gateway: &Gateway) -> (u64, u64) {
     let stats = gateway.stats();
@@ -178,18 +198,7 @@ fn downloads_both_files_by_torrent_and_by_magnet(program: Program) {
     let stored = upload_both(&gateway);
     let work = tmp.path().join("clients");
 
-    let torrents: Vec<(&Stored, String)> = stored
-        .iter()
-        .map(|file| {
-            let bytes = gateway
-                .get(&format!("/api/torrent/{}.torrent", file.fixture.sha256))
-                .bytes()
-                .expect("the .torrent");
-            let path = tmp.path().join(format!("{}.torrent", file.name));
-            std::fs::write(&path, bytes).expect("save the .torrent");
-            (file, path.display().to_string())
-        })
-        .collect();
+    let torrents = saved_torrents(&gateway, &stored, tmp.path());
     download_all(program, &gateway, &torrents, &work, "torrent");
 
     let magnet = [(&stored[0], stored[0].field("magnet").to_owned())];

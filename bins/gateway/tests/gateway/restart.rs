@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::clients::{Program, download_all};
+use super::clients::{Program, download_all, saved_torrents};
 use super::support::{Gateway, MIB, assert_error, big, bytes_under, entries, small, workspace};
 use super::uploads::{Stored, check_answer, upload, upload_both};
 
@@ -75,18 +75,7 @@ fn acknowledged_files_survive_sigkill_and_aria2c_downloads_them_after_restart() 
         .collect();
 
     let work = tmp.path().join("aria2");
-    let torrents: Vec<(&Stored, String)> = after
-        .iter()
-        .map(|file| {
-            let bytes = gateway
-                .get(&format!("/api/torrent/{}.torrent", file.fixture.sha256))
-                .bytes()
-                .expect("the .torrent");
-            let path = tmp.path().join(format!("{}.torrent", file.name));
-            std::fs::write(&path, bytes).expect("save the .torrent");
-            (file, path.display().to_string())
-        })
-        .collect();
+    let torrents = saved_torrents(&gateway, &after, tmp.path());
     download_all(Program::Aria2, &gateway, &torrents, &work, "torrent");
     let magnets: Vec<(&Stored, String)> = after
         .iter()
