@@ -85,7 +85,7 @@ fn acknowledged_files_survive_sigkill_and_aria2c_downloads_them_after_restart() 
     eprintln!("restart and aria2c: {:?}", started.elapsed());
 }
 
-/// A file read that slows to a crawl after `fast` bytes (saying so once) and fails once
+/// A file read that slows to a crawl (64 KiB per 20 ms) after `fast` bytes and fails once
 /// `stop` is set: an upload still streaming when the gateway dies.
 struct Stalling {
     file: File,
