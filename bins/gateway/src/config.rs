@@ -48,7 +48,7 @@ pub struct Settings {
     pub peer_addr: Option<SocketAddr>,
 
     /// Base URL written into .torrent files, magnet links and upload answers (announce URL,
-    /// web seed). [default: http://<HTTP address>, with 127.0.0.1 for an unspecified IP]
+    /// web seed). [default: `http://` and the HTTP address, with 127.0.0.1 for an unspecified IP]
     #[arg(long, env = "SWARMGATE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
