@@ -63,3 +63,42 @@ skip_swarm_without() { # subcommand list-variable: drops "swarm" from the list i
         ;;
     esac
 }
+
+start_gateway() { # data-dir log [flag...]: a gateway (GATEWAY, else built) on free 127.0.0.1 ports
+    # Sets GATEWAY_PID (in PIDS), GATEWAY_URL (API, HTTP tracker, web seed) and GATEWAY_PEER
+    # (host:port of its peer listener) once its log says where it serves; stop_gateway stops it.
+    local dir=$1 log=$2 line
+    shift 2
+    if [ -z "${GATEWAY:-}" ]; then
+        GATEWAY="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/gateway"
+        if [ ! -x "$GATEWAY" ]; then
+            say "building the gateway (cargo build --release -p swarmgate-gateway)"
+            (cd "$REPO_ROOT" && cargo build --release -p swarmgate-gateway --jobs 2 >&2)
+        fi
+    fi
+    [ -x "$GATEWAY" ] || fail "no gateway binary at $GATEWAY"
+    NO_COLOR=1 "$GATEWAY" --data-dir "$dir" --http-addr 127.0.0.1:0 --udp-tracker-addr 127.0.0.1:0 \
+        --peer-addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+    GATEWAY_PID=$!
+    PIDS+=("$GATEWAY_PID")
+    for _ in $(seq 1 600); do
+        kill -0 "$GATEWAY_PID" 2>/dev/null || { cat "$log" >&2; fail "the gateway exited at start"; }
+        line=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
+        GATEWAY_URL=$(echo "$line" | sed -n 's/.*HTTP API, tracker and web seed on \(http:[^ ]*\).*/\1/p')
+        GATEWAY_PEER=$(echo "$line" | sed -n 's/.* peers on \([0-9.:]*\) .*/\1/p')
+        [ -n "$GATEWAY_URL" ] && [ -n "$GATEWAY_PEER" ] && return 0
+        sleep 0.1
+    done
+    cat "$log" >&2
+    fail "the gateway did not say where it serves within 60 s"
+}
+
+stop_gateway() { # SIGTERM to GATEWAY_PID, SIGKILL after 40 s; fails unless it exits 0
+    local status=0
+    kill -TERM "$GATEWAY_PID" 2>/dev/null || true
+    for _ in $(seq 1 400); do kill -0 "$GATEWAY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$GATEWAY_PID" 2>/dev/null && echo "NOTE: the gateway ignored SIGTERM for 40 s" >&2
+    wait "$GATEWAY_PID" 2>/dev/null || status=$?
+    forget "$GATEWAY_PID"
+    [ "$status" = 0 ] || fail "the gateway exited $status on SIGTERM"
+}
