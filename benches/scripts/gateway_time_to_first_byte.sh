@@ -205,4 +205,4 @@ PYTHON
 echo
 echo "upload: curl -F file=@FILE until the answer; \"+\" columns: after the answer, the client adding the magnet (without ws=) or the .torrent (fetched, url-list removed), peers from the gateway's tracker; first byte: total_payload_download > 0; first piece: total_done > 0 (2 MiB verified); complete: SHA-256 checked after"
 echo "client: python3-libtorrent $(/usr/bin/python3 -c 'import libtorrent; print(libtorrent.__version__)'), plain TCP, torrent added neither paused nor auto-managed, status polled every 10 ms"
-echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr); the gateway, curl and the client share them"
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the gateway, curl and the client share them"

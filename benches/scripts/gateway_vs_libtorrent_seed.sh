@@ -9,8 +9,10 @@
 # (measured downloads from each seeder, default 3, after one warm-up download from each),
 # TIMEOUT (seconds a download may take, default 600), GATEWAY (the gateway binary; default
 # $CARGO_TARGET_DIR/release/gateway or target/release/gateway, built with
-# `cargo build --release -p swarmgate-gateway` when missing), PERF (1: after the runs, one more
-# download from the gateway under `perf record -g` and its top symbols; default 0).
+# `cargo build --release -p swarmgate-gateway` when missing), GATEWAY_FLAGS (more gateway flags,
+# e.g. "--cache-size 2G" to hold the whole file in its piece cache; default none), PERF (1: after
+# the runs, one more download from the gateway under `perf record -g` and its top symbols;
+# default 0).
 #
 # The file is uploaded to a fresh gateway (curl -F, default settings: 256 MiB piece cache), whose
 # .torrent (v1, 2 MiB pieces) is fetched and stripped of `announce` and `url-list`: the info
@@ -36,6 +38,7 @@ WORK_DIR=${2:-${WORK_DIR:-}}
 RUNS=${RUNS:-3}
 TIMEOUT=${TIMEOUT:-600}
 PERF=${PERF:-0}
+GATEWAY_FLAGS=${GATEWAY_FLAGS:-}
 
 for value in SIZE_MIB RUNS TIMEOUT; do
     case "${!value}" in '' | *[!0-9]* | 0)
@@ -52,11 +55,8 @@ need /usr/bin/python3 "apt-get install python3"
     exit 2
 }
 [ "$PERF" = 0 ] || need perf "apt-get install linux-perf"
-LT_PEER=""
-for candidate in crates/testkit/support/lt_peer.py bins/swarm/tests/support/lt_peer.py; do
-    [ -f "$REPO_ROOT/$candidate" ] && LT_PEER="$REPO_ROOT/$candidate" && break
-done
-[ -n "$LT_PEER" ] || fail "lt_peer.py (the python3-libtorrent test peer) is not in the checkout"
+LT_PEER="$REPO_ROOT/crates/testkit/support/lt_peer.py"
+[ -f "$LT_PEER" ] || fail "no $LT_PEER (the python3-libtorrent test peer)"
 
 use_work_dir swarmgate-gateway-seed-bench
 SIZE=$((SIZE_MIB * 1024 * 1024))
@@ -137,7 +137,8 @@ thread_ticks() { # PID: one "name ticks" line per thread (threads of one name su
 }
 
 # --- the gateway ----------------------------------------------------------------------------------
-start_gateway "$WORK_DIR/gateway-data" "$WORK_DIR/gateway.log"
+# shellcheck disable=SC2086 # the flags split into their words on purpose
+start_gateway "$WORK_DIR/gateway-data" "$WORK_DIR/gateway.log" $GATEWAY_FLAGS
 say "uploading $SIZE_MIB MiB to the gateway at $GATEWAY_URL"
 curl -sS --fail-with-body -F "file=@$PAYLOAD" "$GATEWAY_URL/api/upload" >"$WORK_DIR/upload.json" ||
     fail "the upload failed: $(cat "$WORK_DIR/upload.json")"
@@ -181,7 +182,7 @@ LT_SEED_PORT=$(sed -n 's/^READY //p' "$WORK_DIR/seed.out")
 RESULTS="$WORK_DIR/results.txt"
 : >"$RESULTS"
 : >"$WORK_DIR/threads.txt"
-download() { # seeder run: one timed download, checked; appends to RESULTS unless run is 0
+download() { # seeder run: one timed download, checked; appends to RESULTS when run is 1 or more
     local seeder=$1 run=$2 peer pid out="$WORK_DIR/download" before after threads_before
     case "$seeder" in
     gateway) peer=$GATEWAY_PEER pid=$GATEWAY_PID ;;
@@ -194,14 +195,16 @@ download() { # seeder run: one timed download, checked; appends to RESULTS unles
     /usr/bin/python3 "$LEECH" "$TORRENT" "$out" "$peer" "$TIMEOUT" >"$WORK_DIR/leech.out" 2>&1 ||
         { cat "$WORK_DIR/leech.out" >&2; fail "$seeder run $run: the download failed"; }
     after=$(cpu_ticks "$pid")
-    if [ "$seeder" = gateway ] && [ "$run" != 0 ]; then
+    local counted=0
+    case "$run" in 0 | *[!0-9]*) ;; *) counted=1 ;; esac
+    if [ "$seeder" = gateway ] && [ "$counted" = 1 ]; then
         join -a 2 <(echo "$threads_before" | sort) <(thread_ticks "$pid" | sort) |
             awk 'NF == 3 { print $1, $3 - $2 } NF == 2 { print $1, $2 }' >>"$WORK_DIR/threads.txt"
     fi
     cmp -s "$out/payload.bin" "$PAYLOAD" || fail "$seeder run $run: the downloaded file differs"
     read -r _ secs first leech_cpu < <(grep '^RESULT' "$WORK_DIR/leech.out")
     say "$seeder run $run: ${secs}s ($(awk -v s="$secs" -v b="$SIZE" 'BEGIN { printf "%.0f", b / s / 1e6 }') MB/s), first byte after ${first}s, seeder CPU $(awk -v t=$((after - before)) -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }')s, downloader CPU ${leech_cpu}s"
-    [ "$run" = 0 ] || echo "$seeder $run $secs $first $((after - before)) $leech_cpu" >>"$RESULTS"
+    [ "$counted" = 0 ] || echo "$seeder $run $secs $first $((after - before)) $leech_cpu" >>"$RESULTS"
     rm -rf "$out"
 }
 for run in $(seq 0 "$RUNS"); do
@@ -215,7 +218,7 @@ if [ "$PERF" != 0 ]; then
     PERF_PID=$!
     PIDS+=("$PERF_PID")
     sleep 1
-    download gateway 0
+    download gateway profiled
     kill -INT "$PERF_PID"
     wait "$PERF_PID" || true
     forget "$PERF_PID"
@@ -226,7 +229,7 @@ stop_gateway
 
 # --- the table ------------------------------------------------------------------------------------
 echo
-echo "Seeding $SIZE_MIB MiB over the peer wire protocol to python3-libtorrent, median of $RUNS runs each (alternated, after a warm-up each)"
+echo "Seeding $SIZE_MIB MiB over the peer wire protocol to python3-libtorrent, median of $RUNS runs each (alternated, after a warm-up each)${GATEWAY_FLAGS:+, gateway $GATEWAY_FLAGS}"
 echo
 echo "| seeder | median s | MB/s | runs MB/s | first byte ms | MB/s after the first byte | seeder CPU s per GB | downloader CPU s per GB |"
 echo "|---|---:|---:|---|---:|---:|---:|---:|"
@@ -263,6 +266,7 @@ if [ -s "$WORK_DIR/perf.txt" ]; then
     sed 's/^/    /' "$WORK_DIR/perf.txt" | head -40
 fi
 echo
+echo "gateway: ${GATEWAY_FLAGS:-default settings} (piece cache 256 MiB unless --cache-size says otherwise)"
 echo "torrent: the gateway's own (v1, piece length $PIECE), announce and url-list removed; one peer per download (connect_peer), no tracker, no web seed"
 echo "libtorrent: python3-libtorrent $(/usr/bin/python3 -c 'import libtorrent; print(libtorrent.__version__)') as seeder (lt_peer.py seed, default settings) and downloader (plain TCP, a fresh session per download)"
-echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr); the seeder and the downloader share them"
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the seeder and the downloader share them"
