@@ -111,6 +111,11 @@ impl Engine {
         self.picker.is_complete()
     }
 
+    /// Payload bytes uploaded so far (what [`Engine::stats`] reports, without its rates).
+    pub fn uploaded(&self) -> u64 {
+        self.stats.uploaded
+    }
+
     /// Figures so far, as of `now`.
     pub fn stats(&mut self, now: Instant) -> EngineStats {
         let mut stats = self.stats.clone();
