@@ -78,7 +78,9 @@ pub(crate) async fn maintain(state: Shared) {
 
 /// Dials every peer that announces a served torrent: leechers, and "seeders" too, since a
 /// magnet client without the metadata announces `left=0` (aria2 does); a real seeder is
-/// dropped as soon as both sides see the other is complete, and the seeder deduplicates.
+/// dropped as soon as both sides see the other is complete, and the seeder deduplicates. The
+/// dial comes a moment after the announce and only if the peer has not dialled us meanwhile
+/// (libtorrent closes both of two connections that meet head-on, then waits a minute).
 #[derive(Debug)]
 pub(crate) struct DialLeechers {
     /// The seeder that dials.
@@ -88,7 +90,8 @@ pub(crate) struct DialLeechers {
 impl AnnounceObserver for DialLeechers {
     fn announced(&self, seen: &AnnounceSeen) {
         if seen.event != AnnounceEvent::Stopped {
-            self.seeder.connect(&seen.info_hash, seen.peer);
+            self.seeder
+                .connect_announced(&seen.info_hash, seen.peer, seen.peer_id);
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use swarmgate_core::InfoHashV1;
+use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_peer::read_handshake;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -48,11 +48,13 @@ async fn handshake(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
         return;
     };
     let info_hash = handshake.info_hash;
+    let registered = shared.register_incoming(info_hash, handshake.peer_id);
     let command = Command::Incoming {
         addr,
         handshake,
         stream,
         slot,
+        registered,
     };
     if let Routed::Unknown(command) = route(&shared, info_hash, command) {
         Counters::add(&shared.counters.unknown_torrent, 1);
@@ -60,14 +62,28 @@ async fn handshake(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr,
     }
 }
 
-/// Dials `addr` for `info_hash`; an open socket goes to the torrent's task.
+/// Dials `addr` for `info_hash`; an open socket goes to the torrent's task. With `announced`,
+/// the dial follows that peer's announce: it waits `announce_dial_delay` first and is dropped
+/// if the peer connected to us meanwhile (a client that dials the peers its tracker hands it
+/// would otherwise meet our dial head-on, and libtorrent then closes both as duplicates and
+/// waits a minute).
 pub(super) async fn dial(
     shared: Arc<Shared>,
     info_hash: InfoHashV1,
     addr: SocketAddr,
     slot: Slot,
     mut guard: DialGuard,
+    announced: Option<PeerId>,
 ) {
+    if let Some(peer_id) = announced {
+        tokio::time::sleep(shared.config.announce_dial_delay).await;
+        if shared.has_incoming(info_hash, peer_id) {
+            // Not a failure: no rest, the peer's next announce may dial again.
+            guard.connected();
+            Counters::add(&shared.counters.dials_skipped, 1);
+            return;
+        }
+    }
     let connect = tokio::time::timeout(shared.config.connect_timeout, TcpStream::connect(addr));
     match connect.await {
         Ok(Ok(stream)) => {

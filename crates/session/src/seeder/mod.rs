@@ -21,7 +21,7 @@
 //!   `max_connections` slots; past it sockets are closed at once and counted as refused, as are
 //!   peers past a torrent's `max_peers_per_torrent`.
 //! - A dial is deduplicated per (torrent, address): ignored while one is under way or connected,
-//!   and for `redial_after` (30 s) after it failed or its connection ended. The engine never
+//!   and for `redial_after` (30 s) after it failed. The engine never
 //!   redials on its own (its peers come from `handle_dialled`, not its candidate list).
 //! - [`Seeder::shutdown`] closes the listener and every socket and waits for every task (block
 //!   reads included). Dropping the last handle without it stops everything without waiting.
@@ -61,8 +61,11 @@ pub struct SeederConfig {
     pub unchoke_slots: usize,
     /// How long a torrent's task outlives its last peer.
     pub idle_grace: Duration,
-    /// How long an address rests after a dial of it failed or its connection ended.
+    /// How long an address rests after a dial of it failed.
     pub redial_after: Duration,
+    /// How long [`Seeder::connect_announced`] waits before it dials, for the peer to dial us
+    /// first.
+    pub announce_dial_delay: Duration,
     /// How long an incoming peer has to send its handshake.
     pub handshake_timeout: Duration,
     /// How long a dial may take.
@@ -73,8 +76,8 @@ pub struct SeederConfig {
 
 impl SeederConfig {
     /// Defaults: 50 peers a torrent, 500 sockets in all, 8 upload slots a torrent, tasks ending
-    /// 60 s after their last peer, 30 s between dials of one address, 10 s handshake and connect
-    /// timeouts.
+    /// 60 s after their last peer, 30 s after a failed dial before the next of that address,
+    /// announce-driven dials 2 s after the announce, 10 s handshake and connect timeouts.
     pub fn new(peer_id: PeerId) -> Self {
         Self {
             peer_id,
@@ -83,6 +86,7 @@ impl SeederConfig {
             unchoke_slots: 8,
             idle_grace: Duration::from_secs(60),
             redial_after: Duration::from_secs(30),
+            announce_dial_delay: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
@@ -116,6 +120,8 @@ pub struct SeederStats {
     pub dials: u64,
     /// Dials that did not connect.
     pub dial_failures: u64,
+    /// Announce-driven dials not made because the peer had connected to us meanwhile.
+    pub dials_skipped: u64,
 }
 
 /// Why a torrent cannot be seeded.
@@ -324,11 +330,25 @@ impl Seeder {
         true
     }
 
-    /// Dials `addr`, a peer of the seeded torrent `info_hash` (a leecher that announced to our
-    /// tracker). Deduplicated: ignored while connected to or dialling that address for that
-    /// torrent, and for `redial_after` after a failure (or after its connection ended); ignored
-    /// for unknown torrents, and counted as refused when `max_connections` are open.
+    /// Dials `addr`, a peer of the seeded torrent `info_hash`. Deduplicated: ignored while
+    /// connected to or dialling that address for that torrent, and for `redial_after` after a
+    /// failed dial; ignored for unknown torrents, and counted as refused when
+    /// `max_connections` are open.
     pub fn connect(&self, info_hash: &InfoHashV1, addr: SocketAddr) {
+        self.start_dial(info_hash, addr, None);
+    }
+
+    /// Dials `addr`, a peer that just announced `info_hash` with `peer_id` to our tracker, as
+    /// [`connect`](Self::connect) does, but `announce_dial_delay` later and only if that peer
+    /// has not connected to us meanwhile. Clients that dial the peers a tracker hands them do
+    /// so at once, and a dial of ours meeting theirs head-on gets both closed by libtorrent as
+    /// duplicates (it then waits a minute); clients that do not dial (Transmission 3.00 on
+    /// loopback) are reached a moment later.
+    pub fn connect_announced(&self, info_hash: &InfoHashV1, addr: SocketAddr, peer_id: PeerId) {
+        self.start_dial(info_hash, addr, Some(peer_id));
+    }
+
+    fn start_dial(&self, info_hash: &InfoHashV1, addr: SocketAddr, announced: Option<PeerId>) {
         if addr == self.shared.local_addr || addr.ip().is_unspecified() || addr.port() == 0 {
             return;
         }
@@ -345,7 +365,14 @@ impl Seeder {
             return;
         };
         Counters::add(&self.shared.counters.dials, 1);
-        let task = accept::dial(Arc::clone(&self.shared), *info_hash, addr, slot, guard);
+        let task = accept::dial(
+            Arc::clone(&self.shared),
+            *info_hash,
+            addr,
+            slot,
+            guard,
+            announced,
+        );
         let mut state = self.shared.state();
         if !state.closed {
             state.spawn_helper(&self.shared.runtime, task);

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use swarmgate_core::InfoHashV1;
+use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_metainfo::Torrent;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -34,6 +34,8 @@ pub(super) struct Shared {
     pub(super) counters: Arc<Counters>,
     state: Mutex<State>,
     dials: Arc<Mutex<HashMap<(InfoHashV1, SocketAddr), DialState>>>,
+    /// Peers connected to us, by (torrent, peer id): an announce-driven dial skips them.
+    incoming: Arc<Mutex<HashMap<(InfoHashV1, PeerId), u32>>>,
 }
 
 /// The figures every task adds to; read by `Seeder::stats`.
@@ -50,6 +52,7 @@ pub(super) struct Counters {
     pub(super) unknown_torrent: AtomicU64,
     pub(super) dials: AtomicU64,
     pub(super) dial_failures: AtomicU64,
+    pub(super) dials_skipped: AtomicU64,
 }
 
 impl Counters {
@@ -129,7 +132,28 @@ impl Shared {
             counters: Arc::new(counters),
             state: Mutex::new(State::default()),
             dials: Arc::new(Mutex::new(HashMap::new())),
+            incoming: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Records that the peer `peer_id` connected to us for `info_hash`, until the guard drops.
+    pub(super) fn register_incoming(
+        &self,
+        info_hash: InfoHashV1,
+        peer_id: PeerId,
+    ) -> IncomingGuard {
+        *lock(&self.incoming)
+            .entry((info_hash, peer_id))
+            .or_insert(0) += 1;
+        IncomingGuard {
+            incoming: Arc::clone(&self.incoming),
+            key: (info_hash, peer_id),
+        }
+    }
+
+    /// Whether the peer `peer_id` is connected to us (it dialled) for `info_hash`.
+    pub(super) fn has_incoming(&self, info_hash: InfoHashV1, peer_id: PeerId) -> bool {
+        lock(&self.incoming).contains_key(&(info_hash, peer_id))
     }
 
     /// The torrent table. A task that panicked while holding it left nothing half-done that
@@ -182,6 +206,7 @@ impl Shared {
             unknown_torrent: get(&c.unknown_torrent),
             dials: get(&c.dials),
             dial_failures: get(&c.dial_failures),
+            dials_skipped: get(&c.dials_skipped),
         }
     }
 }
@@ -231,6 +256,24 @@ impl Drop for Slot {
         self.counters.connections.fetch_sub(1, Ordering::Relaxed);
         if self.peer {
             self.counters.peers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// An incoming connection's peer id, registered while the connection lasts.
+pub(super) struct IncomingGuard {
+    incoming: Arc<Mutex<HashMap<(InfoHashV1, PeerId), u32>>>,
+    key: (InfoHashV1, PeerId),
+}
+
+impl Drop for IncomingGuard {
+    fn drop(&mut self) {
+        let mut incoming = lock(&self.incoming);
+        if let Some(count) = incoming.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                incoming.remove(&self.key);
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use super::BlockSource;
 use super::conn::{ConnEvent, Link};
-use super::shared::{Counters, DialGuard, Shared, Slot, State, TaskHandle};
+use super::shared::{Counters, DialGuard, IncomingGuard, Shared, Slot, State, TaskHandle};
 use crate::engine::{Engine, EngineConfig, EngineEvent, EngineStats};
 use crate::picker::PeerKey;
 
@@ -43,6 +43,7 @@ pub(super) enum Command {
         handshake: Handshake,
         stream: TcpStream,
         slot: Slot,
+        registered: IncomingGuard,
     },
     /// We dialled `addr` for this torrent; nothing was sent yet.
     Dialled {
@@ -110,11 +111,13 @@ impl Drop for Active {
     }
 }
 
-/// An engine's peer: its socket tasks, its connection slot and, if we dialled it, its record.
+/// An engine's peer: its socket tasks, its connection slot and its record (of our dial, or of
+/// its peer id when it dialled us).
 struct Peer {
     link: Link,
     _slot: Slot,
     _dial: Option<DialGuard>,
+    _incoming: Option<IncomingGuard>,
 }
 
 /// A block read's outcome, from the blocking pool.
@@ -300,14 +303,15 @@ impl Task {
 
     fn command(&mut self, command: Command) {
         let now = Instant::now();
-        let (key, stream, mut slot, dial) = match command {
+        let (key, stream, mut slot, dial, incoming) = match command {
             Command::Incoming {
                 addr,
                 handshake,
                 stream,
                 slot,
+                registered,
             } => match self.engine.handle_incoming(now, addr, handshake) {
-                Some(key) => (key, stream, slot, None),
+                Some(key) => (key, stream, slot, None, Some(registered)),
                 None => return Counters::add(&self.shared.counters.refused, 1),
             },
             Command::Dialled {
@@ -316,7 +320,7 @@ impl Task {
                 slot,
                 guard,
             } => match self.engine.handle_dialled(now, addr, Source::Tracker) {
-                Some(key) => (key, stream, slot, Some(guard)),
+                Some(key) => (key, stream, slot, Some(guard), None),
                 None => return Counters::add(&self.shared.counters.refused, 1),
             },
             Command::Stop => return,
@@ -327,6 +331,7 @@ impl Task {
             link,
             _slot: slot,
             _dial: dial,
+            _incoming: incoming,
         };
         self.peers.insert(key, peer);
     }

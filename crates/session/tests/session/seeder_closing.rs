@@ -253,3 +253,44 @@ async fn remove_closes_that_torrents_peers_and_shutdown_closes_the_rest_promptly
         "the listener is closed"
     );
 }
+
+/// An announce-driven dial waits, and is not made when the announcing peer connected to us
+/// meanwhile (libtorrent closes both connections of a head-on meeting as duplicates); a peer
+/// that did not connect is dialled once the delay is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announced_peer_that_dialled_us_is_not_dialled_back() {
+    let fixture = fixture(41, 32 * 1024, 100_000);
+    let seeder = seeder(|c| c.announce_dial_delay = Duration::from_millis(300)).await;
+    let cache = Arc::new(PieceCache::new(1 << 20));
+    let hash = info_hash(&fixture);
+    seeder
+        .add(
+            Arc::new(fixture.torrent.clone()),
+            stored(memory_store(), &fixture, &cache),
+        )
+        .unwrap();
+    // The peer dials us first, as libtorrent does with the peers its tracker hands it.
+    let mut connected = handshake(seeder.local_addr(), hash, 7).await;
+    answered(&mut connected, hash).await;
+    let listening = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listening.local_addr().unwrap();
+    seeder.connect_announced(&hash, addr, PeerId::swarmgate([7; 12]));
+    let stats = until(&seeder, "the dial is skipped", |s| s.dials_skipped == 1).await;
+    assert_eq!(stats.dial_failures, 0);
+    let accepted = tokio::time::timeout(Duration::from_millis(200), listening.accept()).await;
+    assert!(accepted.is_err(), "no dial reached the peer");
+
+    // Another peer id at the same address has not connected: dialled after the delay.
+    let started = Instant::now();
+    seeder.connect_announced(&hash, addr, PeerId::swarmgate([8; 12]));
+    let (_dialled, _) = tokio::time::timeout(Duration::from_secs(5), listening.accept())
+        .await
+        .expect("dialled")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "not before the delay"
+    );
+    drop(connected);
+    seeder.shutdown().await;
+}

@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 
-use swarmgate_core::InfoHashV1;
+use swarmgate_core::{InfoHashV1, PeerId};
 
 use crate::announce::AnnounceEvent;
 
@@ -18,6 +18,8 @@ pub struct AnnounceSeen {
     pub info_hash: InfoHashV1,
     /// The peer's listening address (the source IP, or the trusted `ip`, with its `port`).
     pub peer: SocketAddr,
+    /// The peer id it announced (the one its handshakes carry).
+    pub peer_id: PeerId,
     /// It has the whole torrent (`left == 0`).
     pub seeder: bool,
     /// The event it announced.

@@ -262,6 +262,7 @@ impl Tracker {
             observer.announced(&AnnounceSeen {
                 info_hash: request.info_hash,
                 peer: SocketAddr::new(ip.to_canonical(), request.port),
+                peer_id: request.peer_id,
                 seeder: request.left == 0,
                 event: request.event,
             });

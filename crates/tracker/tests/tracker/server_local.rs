@@ -10,7 +10,7 @@ use swarmgate_tracker::{
     UdpResponse,
 };
 
-use crate::server::{HASH, addr, config, connect, http, request, udp};
+use crate::server::{HASH, addr, config, connect, http, peer_id, request, udp};
 
 #[derive(Default)]
 struct Seen(Mutex<Vec<AnnounceSeen>>);
@@ -74,12 +74,14 @@ fn the_observer_hears_accepted_http_and_udp_announces_and_not_refused_ones() {
             AnnounceSeen {
                 info_hash: HASH,
                 peer: addr(1),
+                peer_id: peer_id(1),
                 seeder: false,
                 event: AnnounceEvent::Started,
             },
             AnnounceSeen {
                 info_hash: HASH,
                 peer: SocketAddr::new(addr(2).ip(), 51413),
+                peer_id: peer_id(2),
                 seeder: true,
                 event: AnnounceEvent::Completed,
             },
