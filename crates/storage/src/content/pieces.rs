@@ -8,6 +8,7 @@
 //! a piece held in a [`PieceCache`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
@@ -38,6 +39,33 @@ pub struct PieceSource<S: ContentStore + ?Sized = dyn ContentStore> {
     file: StoredFile,
     geometry: Geometry,
     hashes: Option<Arc<[[u8; 20]]>>,
+    /// Pieces that passed their hash once, shared by every clone.
+    verified: Arc<Verified>,
+}
+
+/// A bit per piece, set when the piece has passed its hash check.
+#[derive(Debug)]
+struct Verified(Box<[AtomicU64]>);
+
+impl Verified {
+    fn new(pieces: u32) -> Arc<Verified> {
+        Arc::new(Verified(
+            (0..pieces.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        ))
+    }
+
+    fn contains(&self, index: PieceIndex) -> bool {
+        let word = self.0.get(index.as_usize() / 64);
+        word.is_some_and(|w| w.load(Ordering::Acquire) & (1 << (index.0 % 64)) != 0)
+    }
+
+    fn insert(&self, index: PieceIndex) {
+        if let Some(word) = self.0.get(index.as_usize() / 64) {
+            word.fetch_or(1 << (index.0 % 64), Ordering::AcqRel);
+        }
+    }
 }
 
 impl<S: ContentStore + ?Sized> PieceSource<S> {
@@ -81,6 +109,7 @@ impl<S: ContentStore + ?Sized> PieceSource<S> {
         Ok(Self {
             store,
             file,
+            verified: Verified::new(geometry.piece_count()),
             geometry,
             hashes,
         })
@@ -96,6 +125,7 @@ impl<S: ContentStore + ?Sized> PieceSource<S> {
             });
         }
         self.hashes = Some(Arc::from(hashes));
+        self.verified = Verified::new(self.piece_count());
         Ok(self)
     }
 
@@ -145,8 +175,14 @@ impl<S: ContentStore + ?Sized> PieceSource<S> {
         Ok(Bytes::from(buf))
     }
 
-    /// Piece `index`, read and checked against its SHA-1: [`ContentError::PieceHashMismatch`]
-    /// when it differs, [`ContentError::NoPieceHash`] when no hash is known.
+    /// Piece `index`, checked against its SHA-1: [`ContentError::PieceHashMismatch`] when it
+    /// differs, [`ContentError::NoPieceHash`] when no hash is known.
+    ///
+    /// A piece is hashed the first time it is read through this source (or any clone of it);
+    /// once it has passed, later reads (after a cache evicted it, say) are not hashed again,
+    /// as libtorrent's seed mode verifies each piece on its first request. A piece that failed
+    /// is hashed again at every read. So a seeder pays one SHA-1 pass per piece per process,
+    /// not one per download, and what it sends was still checked against the torrent.
     pub fn read_piece_verified(&self, index: PieceIndex) -> Result<Bytes, ContentError> {
         let expected = self
             .hashes
@@ -155,10 +191,19 @@ impl<S: ContentStore + ?Sized> PieceSource<S> {
             .copied();
         let piece = self.read_piece(index)?;
         let expected = expected.ok_or(ContentError::NoPieceHash { index: index.0 })?;
+        if self.verified.contains(index) {
+            return Ok(piece);
+        }
         if <[u8; 20]>::from(Sha1::digest(&piece)) != expected {
             return Err(ContentError::PieceHashMismatch { index: index.0 });
         }
+        self.verified.insert(index);
         Ok(piece)
+    }
+
+    /// Whether piece `index` has passed its hash through this source.
+    pub fn is_verified(&self, index: PieceIndex) -> bool {
+        self.verified.contains(index)
     }
 
     /// Piece `index` through `cache`: a hit is a reference-count increment, a miss reads the
@@ -207,6 +252,7 @@ impl<S: ContentStore + ?Sized> Clone for PieceSource<S> {
             file: self.file.clone(),
             geometry: self.geometry,
             hashes: self.hashes.clone(),
+            verified: Arc::clone(&self.verified),
         }
     }
 }

@@ -95,13 +95,28 @@ pub fn piece_source(make: MakeStore<'_>) {
     let mut wrong = hashes.clone();
     wrong[1][0] ^= 1;
     let bad = pieces.clone().with_piece_hashes(wrong).unwrap();
-    assert!(matches!(
-        bad.read_piece_verified(PieceIndex(1)),
-        Err(ContentError::PieceHashMismatch { index: 1 })
-    ));
+    for _ in 0..2 {
+        // A piece that failed is checked again at every read, never taken as verified.
+        assert!(matches!(
+            bad.read_piece_verified(PieceIndex(1)),
+            Err(ContentError::PieceHashMismatch { index: 1 })
+        ));
+        assert!(!bad.is_verified(PieceIndex(1)));
+    }
     let good = pieces.with_piece_hashes(hashes).unwrap();
+    let twin = good.clone();
+    assert!(!good.is_verified(PieceIndex(2)));
     assert_eq!(
         good.read_piece_verified(PieceIndex(2)).unwrap()[..],
+        blob[32_768..]
+    );
+    assert!(
+        good.is_verified(PieceIndex(2)) && twin.is_verified(PieceIndex(2)),
+        "clones share"
+    );
+    assert!(!good.is_verified(PieceIndex(0)) && !good.is_verified(PieceIndex(99)));
+    assert_eq!(
+        twin.read_piece_verified(PieceIndex(2)).unwrap()[..],
         blob[32_768..]
     );
 
