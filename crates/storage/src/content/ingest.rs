@@ -10,29 +10,30 @@
 //! runs on its own thread, so an upload goes as fast as the slowest of them when there are
 //! cores enough:
 //!
-//! - the calling thread reads the upload into 1 MiB buffers and checks the limits;
+//! - the calling thread reads the upload into 2 MiB buffers and checks the limits;
 //! - the whole-file thread hashes everything (the file's address);
 //! - the chunk thread hashes each 2 MiB span (not started when the announced size makes the
 //!   file a blob);
 //! - the piece thread hashes the SHA-1 pieces (only when asked for);
-//! - the writer thread writes the temporary file(s);
+//! - two writer threads write the temporary files, every other chunk each (one when the
+//!   announced size makes the file a blob), see the `sink` module;
 //! - a mostly idle thread `fdatasync`s finished chunk files (and a growing buffered blob every
 //!   16 MiB), so the disk works while the rest goes on and the final sync is short.
 //!
 //! Buffers are shared (`Arc<AlignedBuf>`, 4096-aligned for `O_DIRECT`, no copy) and recycled:
 //! each consumer hands its reference back, and the reader reuses a buffer once all have
-//! (`Arc::try_unwrap`); at most 8 are in flight, so memory stays at 8 MiB whatever the upload
-//! size. A consumer that fails raises a flag and keeps draining, so nobody blocks; the reader
-//! stops at the flag.
+//! (`Arc::try_unwrap`); at most 8 of 2 MiB are in flight, so memory stays at 16 MiB whatever
+//! the upload size. A consumer that fails raises a flag and keeps draining, so nobody blocks; the
+//! reader stops at the flag.
 //!
 //! The layout needs the size, which a stream tells only at its end. Without an announced size
-//! the writer starts a single blob file; when the bytes reach the threshold it copies what it
+//! writer 0 starts a single blob file; when the bytes reach the threshold it copies what it
 //! wrote into chunk files (read back through a normal descriptor) and goes on in chunks, while
 //! the chunk thread has hashed every span from the start (wasted on a file that stays a blob:
 //! one pass, on a core of its own). With an announced size the layout is chosen up front.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -42,17 +43,15 @@ use sha2::Digest;
 
 use crate::content::direct::AlignedBuf;
 use crate::content::sink::Sink;
-use crate::content::stages::{Filled, aborted, span_loop, sync_loop, write_loop};
+use crate::content::stages::{
+    Filled, IN_FLIGHT, aborted, read_loop, span_loop, sync_loop, write_loop,
+};
 use crate::content::{CHUNK_SIZE, ContentError, IngestOptions, PIECE_LENGTH};
 use crate::meta::Sha256;
 
-/// The read size; it divides [`CHUNK_SIZE`], so chunk boundaries fall between buffers, and it is
-/// a multiple of the `O_DIRECT` alignment, so every full buffer is written without a copy.
-const BUFFER: usize = 1 << 20;
-const _: () = assert!(CHUNK_SIZE as usize % BUFFER == 0);
-const _: () = assert!(BUFFER % crate::content::direct::ALIGN == 0);
-/// The most buffers in flight.
-const IN_FLIGHT: usize = 8;
+/// Writer threads for a file that may be chunked (each writes every other chunk: with
+/// `O_DIRECT` a writer waits for the device, and two keep two requests in flight).
+const WRITERS: u32 = 2;
 
 /// An upload written to temporary files, synced, hashed, not yet visible.
 #[derive(Debug)]
@@ -89,11 +88,35 @@ pub(crate) struct StagedChunk {
     pub(crate) path: PathBuf,
 }
 
-/// What the writer wrote: one blob, or chunk files (path, length) in order.
+/// What a writer wrote: one blob, or chunk files (index in the file, path, length).
 #[derive(Debug)]
 pub(crate) enum Written {
     Blob(PathBuf),
-    Chunks(Vec<(PathBuf, u32)>),
+    Chunks(Vec<(u32, PathBuf, u32)>),
+}
+
+/// The writers' files together: the blob, or every chunk in order (`None` when the parts do
+/// not add up, which would be a bug); and whether all went with `O_DIRECT`.
+fn merge(parts: Vec<(Written, bool)>) -> Option<(Written, bool)> {
+    let direct = parts.iter().all(|(_, direct)| *direct);
+    let mut chunks = Vec::new();
+    let mut blob = None;
+    for (written, _) in parts {
+        match written {
+            Written::Blob(path) if blob.is_none() => blob = Some(path),
+            Written::Blob(_) => return None,
+            Written::Chunks(mine) => chunks.extend(mine),
+        }
+    }
+    if let Some(path) = blob {
+        return chunks.is_empty().then_some((Written::Blob(path), direct));
+    }
+    chunks.sort_unstable_by_key(|(index, _, _)| *index);
+    let in_order = chunks
+        .iter()
+        .enumerate()
+        .all(|(i, (index, _, _))| i == *index as usize);
+    in_order.then_some((Written::Chunks(chunks), direct))
 }
 
 impl Staged {
@@ -158,27 +181,34 @@ pub(crate) fn stage(
         });
         let (to_syncer, syncer_input) = mpsc::channel::<(File, PathBuf)>();
         let syncer = spawn(scope, "ingest-sync", || sync_loop(syncer_input, &abort));
-        let sink = Sink::new(
-            tmp,
-            id,
-            threshold,
-            announced_chunked,
-            options.direct_io,
-            to_syncer,
-        );
-        let (to_writer, writer_input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
-        consumers.push(to_writer);
-        let writer_returns = returns.clone();
-        let writer = spawn(scope, "ingest-write", || {
-            write_loop(writer_input, writer_returns, sink, &abort)
-        });
-        drop(returns);
+        let parts = if announced_blob { 1 } else { WRITERS };
+        let writers: Vec<_> = (0..parts)
+            .map(|part| {
+                let sink = Sink::new(
+                    tmp,
+                    id,
+                    threshold,
+                    announced_chunked,
+                    (part, parts),
+                    options.direct_io,
+                    to_syncer.clone(),
+                );
+                let (to_writer, writer_input) = mpsc::sync_channel::<Filled>(IN_FLIGHT);
+                consumers.push(to_writer);
+                let writer_returns = returns.clone();
+                let abort = &abort;
+                spawn(scope, "ingest-write", move || {
+                    write_loop(writer_input, writer_returns, sink, abort)
+                })
+            })
+            .collect();
+        drop((returns, to_syncer));
         let read = read_loop(reader, options, &returned, &consumers, &abort);
         if read.is_err() {
             abort.store(true, Ordering::SeqCst);
         }
         drop(consumers);
-        let written = join(writer);
+        let written: Vec<_> = writers.into_iter().map(join).collect();
         let whole = join(whole);
         let chunks = chunker.map(join).transpose();
         let pieces = hasher.map(join).transpose();
@@ -186,7 +216,8 @@ pub(crate) fn stage(
         let staged = (|| {
             // A thread's own error first: the others only stopped because of it (the reader
             // with the "aborted" marker, the consumers with `None`).
-            let (written, whole, chunks, pieces) = (written?, whole?, chunks?, pieces?);
+            let written = written.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let (whole, chunks, pieces) = (whole?, chunks?, pieces?);
             synced?;
             let size = read?;
             // One span of "unbounded" length: one digest, or none for an empty upload.
@@ -194,14 +225,15 @@ pub(crate) fn stage(
                 Some(digest) => Sha256(*digest),
                 None => Sha256(sha2::Sha256::digest(b"").into()),
             };
-            let (written, direct) = written.ok_or_else(aborted)?;
+            let written = written.into_iter().collect::<Option<Vec<_>>>();
+            let (written, direct) = written.and_then(merge).ok_or_else(aborted)?;
             let body = match (written, chunks) {
                 (Written::Blob(path), _) => StagedBody::Blob(path),
                 (Written::Chunks(files), Some(Some(hashes))) if hashes.len() == files.len() => {
                     let staged = files.into_iter().zip(hashes);
                     StagedBody::Chunked(
                         staged
-                            .map(|((path, size), hash)| StagedChunk {
+                            .map(|((_, path, size), hash)| StagedChunk {
                                 sha256: Sha256(hash),
                                 size,
                                 path,
@@ -265,162 +297,38 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// The calling thread's part: read, check the limits, hand each buffer to every consumer;
-/// the number of bytes read.
-fn read_loop(
-    reader: &mut dyn Read,
-    options: &IngestOptions,
-    returned: &mpsc::Receiver<Arc<AlignedBuf>>,
-    consumers: &[mpsc::SyncSender<Filled>],
-    abort: &AtomicBool,
-) -> Result<u64, ContentError> {
-    let mut total: u64 = 0;
-    let mut allocated = 0usize;
-    loop {
-        if abort.load(Ordering::SeqCst) {
-            // A consumer failed (its error is the one reported): stop reading the upload.
-            return Err(aborted());
-        }
-        let mut buf = next_buffer(returned, &mut allocated);
-        let len = fill(reader, &mut buf).map_err(|source| ContentError::Read { source })?;
-        total += len as u64;
-        // The announced length is at most the limit (checked up front), so an overlong upload
-        // that announced its length is a mismatch, as in every store.
-        if let Some(expected) = options.expected_size {
-            if total > expected {
-                return Err(ContentError::SizeMismatch {
-                    expected,
-                    actual: total,
-                });
-            }
-        }
-        if total > options.max_size {
-            return Err(ContentError::TooLarge {
-                limit: options.max_size,
-            });
-        }
-        if len == 0 {
-            break;
-        }
-        let buf = Arc::new(buf);
-        for consumer in consumers {
-            let filled = Filled {
-                buf: Arc::clone(&buf),
-                len,
-            };
-            consumer.send(filled).map_err(|_| aborted())?;
-        }
-        drop(buf);
-        if len < BUFFER {
-            break;
-        }
-    }
-    if let Some(expected) = options.expected_size {
-        if total != expected {
-            return Err(ContentError::SizeMismatch {
-                expected,
-                actual: total,
-            });
-        }
-    }
-    Ok(total)
-}
-
-/// A buffer of [`BUFFER`] bytes: a returned one when both consumers are done with it, a new one
-/// while fewer than [`IN_FLIGHT`] exist, else waits for one.
-fn next_buffer(returned: &mpsc::Receiver<Arc<AlignedBuf>>, allocated: &mut usize) -> AlignedBuf {
-    while let Ok(buf) = returned.try_recv() {
-        if let Ok(buf) = Arc::try_unwrap(buf) {
-            return buf;
-        }
-    }
-    if *allocated < IN_FLIGHT {
-        *allocated += 1;
-        return AlignedBuf::zeroed(BUFFER);
-    }
-    while let Ok(buf) = returned.recv() {
-        if let Ok(buf) = Arc::try_unwrap(buf) {
-            return buf;
-        }
-    }
-    // Every consumer is gone (they failed); the next send reports it.
-    AlignedBuf::zeroed(BUFFER)
-}
-
-/// Reads until `buf` is full or the reader ends; the number of bytes read.
-fn fill(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) if n <= buf.len() - filled => filled += n,
-            Ok(_) => {
-                return Err(io::Error::other(
-                    "the reader claimed more bytes than asked for",
-                ));
-            }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(filled)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io;
+
     use super::*;
 
     #[test]
-    fn buffers_are_reused_once_every_consumer_returned_them_and_never_exceed_the_bound() {
-        let (returns, returned) = mpsc::channel();
-        let mut allocated = 0;
-        let buffers: Vec<AlignedBuf> = (0..IN_FLIGHT)
-            .map(|_| next_buffer(&returned, &mut allocated))
-            .collect();
-        assert_eq!(allocated, IN_FLIGHT);
-        // Two consumers hold the first buffer; the first one back cannot be reused yet.
-        let shared = Arc::new(buffers.into_iter().next().unwrap());
-        let mark = shared.as_ptr() as usize;
-        returns.send(Arc::clone(&shared)).unwrap();
-        let consumer = shared;
-        let waiter = std::thread::spawn(move || {
-            let buf = next_buffer(&returned, &mut allocated);
-            (buf.as_ptr() as usize, allocated)
-        });
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(
-            !waiter.is_finished(),
-            "waits while a consumer holds the buffer"
-        );
-        returns.send(consumer).unwrap();
-        let (reused, allocated) = waiter.join().unwrap();
-        assert_eq!(reused, mark);
-        assert_eq!(allocated, IN_FLIGHT);
-    }
-
-    struct Stutter(Vec<u8>, usize);
-
-    impl Read for Stutter {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.1 += 1;
-            if self.1 % 2 == 1 {
-                return Err(io::Error::from(io::ErrorKind::Interrupted));
-            }
-            let take = buf.len().min(self.0.len()).min(3);
-            buf[..take].copy_from_slice(&self.0[..take]);
-            self.0.drain(..take);
-            Ok(take)
+    fn the_writers_parts_merge_into_the_blob_or_every_chunk_in_order() {
+        let chunk = |index: u32| (index, PathBuf::from(format!("{index}")), 1);
+        let merged = merge(vec![
+            (Written::Chunks(vec![chunk(0), chunk(2)]), true),
+            (Written::Chunks(vec![chunk(1)]), false),
+        ]);
+        let Some((Written::Chunks(chunks), false)) = merged else {
+            panic!("three chunks, one part buffered: {merged:?}");
+        };
+        assert_eq!(chunks, vec![chunk(0), chunk(1), chunk(2)]);
+        let blob = || Written::Blob(PathBuf::from("b"));
+        let empty = || Written::Chunks(Vec::new());
+        assert!(matches!(
+            merge(vec![(blob(), true), (empty(), true)]),
+            Some((Written::Blob(_), true))
+        ));
+        // Parts that do not add up: a gap, a chunk twice, a blob beside chunks, two blobs.
+        for parts in [
+            vec![(Written::Chunks(vec![chunk(0), chunk(2)]), true)],
+            vec![(Written::Chunks(vec![chunk(0), chunk(0)]), true)],
+            vec![(blob(), true), (Written::Chunks(vec![chunk(0)]), true)],
+            vec![(blob(), true), (blob(), true)],
+        ] {
+            assert!(merge(parts).is_none());
         }
-    }
-
-    #[test]
-    fn fill_retries_interrupted_reads_until_full_or_the_end() {
-        let mut reader = Stutter((0..10).collect(), 0);
-        let mut buf = [0u8; 8];
-        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 8);
-        assert_eq!(buf, [0, 1, 2, 3, 4, 5, 6, 7]);
-        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 2);
-        assert_eq!(fill(&mut reader, &mut buf).unwrap(), 0);
     }
 
     struct Counting<R>(R, u64);
