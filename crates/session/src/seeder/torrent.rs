@@ -14,13 +14,15 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use swarmgate_core::{Bitfield, BlockRef, InfoHashV1, PieceIndex};
+use swarmgate_core::{Bitfield, BlockRef, Geometry, InfoHashV1, PieceIndex};
 use swarmgate_metainfo::Torrent;
 use swarmgate_peer::Handshake;
 use swarmgate_rank::Source;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+mod reads;
 
 use super::BlockSource;
 use super::conn::{ConnEvent, Link};
@@ -122,7 +124,8 @@ struct Peer {
 
 /// A block read's outcome, from the blocking pool.
 struct ReadDone {
-    key: PeerKey,
+    /// The peer that asked; `None` for a read ahead that nobody asked for yet.
+    key: Option<PeerKey>,
     block: BlockRef,
     result: io::Result<Bytes>,
 }
@@ -156,6 +159,7 @@ struct Task {
     /// Pieces with a read on the blocking pool, and the blocks of them asked for meanwhile:
     /// one thread loads a piece while its other blocks wait here, not on threads of their own.
     loading: HashMap<PieceIndex, Vec<(PeerKey, BlockRef)>>,
+    geometry: Geometry,
     /// Bytes uploaded by this torrent's earlier tasks.
     base_uploaded: u64,
     idle_since: Option<Instant>,
@@ -202,6 +206,7 @@ impl Task {
             reads,
             reads_rx: Some(reads_rx),
             loading: HashMap::new(),
+            geometry,
             base_uploaded,
             idle_since: Some(now),
             published: (now, 0),
@@ -384,93 +389,6 @@ impl Task {
         } else {
             self.idle_since = None;
         }
-    }
-
-    /// Reads `block` for `key`: from memory when the source has it at hand, else after the
-    /// read of its piece already under way, else on the blocking pool.
-    fn read(&mut self, key: PeerKey, block: BlockRef) {
-        if let Some(data) = self.source.read_cached(block) {
-            let _ = self.reads.send(ReadDone {
-                key,
-                block,
-                result: Ok(data),
-            });
-            return;
-        }
-        if let Some(waiting) = self.loading.get_mut(&block.piece) {
-            waiting.push((key, block));
-            return;
-        }
-        self.loading.insert(block.piece, Vec::new());
-        self.read_blocking(key, block);
-    }
-
-    fn read_blocking(&mut self, key: PeerKey, block: BlockRef) {
-        let source = Arc::clone(&self.source);
-        let reads = self.reads.clone();
-        self.io.spawn_blocking(move || {
-            let result = source.read_block(block);
-            let _ = reads.send(ReadDone { key, block, result });
-        });
-    }
-
-    /// After a blocking read of a piece: the blocks that waited for it, from memory now, or
-    /// each on the blocking pool when the piece did not stay (its read failed, or a source
-    /// that keeps nothing).
-    fn release_waiting(&mut self, piece: PieceIndex) {
-        let Some(waiting) = self.loading.remove(&piece) else {
-            return;
-        };
-        for (key, block) in waiting {
-            match self.source.read_cached(block) {
-                Some(data) => {
-                    let _ = self.reads.send(ReadDone {
-                        key,
-                        block,
-                        result: Ok(data),
-                    });
-                }
-                None => self.read_blocking(key, block),
-            }
-        }
-    }
-
-    /// Serves a block that was read, or drops the peer when the read failed: nothing unverified
-    /// or of the wrong length is ever sent.
-    fn read_done(&mut self, done: ReadDone) {
-        let ReadDone { key, block, result } = done;
-        self.release_waiting(block.piece);
-        let now = Instant::now();
-        let error = match result {
-            Ok(data) if data.len() == block.length as usize => {
-                if !self.peers.contains_key(&key) {
-                    return;
-                }
-                let before = self.engine.uploaded();
-                self.engine.handle_block_read(now, key, block, data);
-                let sent = self.engine.uploaded().saturating_sub(before);
-                if sent > 0 {
-                    let counters = &self.shared.counters;
-                    Counters::add(&counters.blocks_served, 1);
-                    Counters::add(&counters.uploaded, sent);
-                }
-                return;
-            }
-            Ok(data) => io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} bytes for a block of {}", data.len(), block.length),
-            ),
-            Err(error) => error,
-        };
-        Counters::add(&self.shared.counters.read_errors, 1);
-        tracing::warn!(
-            info_hash = ?self.info_hash,
-            piece = block.piece.0,
-            offset = block.offset,
-            %error,
-            "a block could not be read: not sent, the peer is dropped"
-        );
-        self.drop_peer(now, key);
     }
 
     fn stats(&mut self, now: Instant) -> EngineStats {

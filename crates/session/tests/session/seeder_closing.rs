@@ -294,3 +294,75 @@ async fn an_announced_peer_that_dialled_us_is_not_dialled_back() {
     drop(connected);
     seeder.shutdown().await;
 }
+
+/// A peer that asks for one block of piece 0 gets it, and piece 1 is read into the cache before
+/// anyone asks for it (the read-ahead of a missed piece's successor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_piece_reads_the_next_one_ahead() {
+    use swarmgate_peer::{Message, encode};
+
+    let fixture = fixture(43, 32 * 1024, 4 * 32 * 1024);
+    let seeder = seeder(|_| {}).await;
+    let cache = Arc::new(PieceCache::new(1 << 20));
+    let hash = info_hash(&fixture);
+    seeder
+        .add(
+            Arc::new(fixture.torrent.clone()),
+            stored(memory_store(), &fixture, &cache),
+        )
+        .unwrap();
+    let mut peer = handshake(seeder.local_addr(), hash, 9).await;
+    answered(&mut peer, hash).await;
+    let mut out = bytes::BytesMut::new();
+    encode(&Message::Interested, &mut out);
+    peer.write_all(&out).await.unwrap();
+    // Read until unchoked, then ask for the first block of piece 0 only.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buffer = Vec::new();
+    let mut unchoked = false;
+    while !unchoked {
+        assert!(Instant::now() < deadline, "never unchoked");
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), peer.read(&mut chunk))
+            .await
+            .expect("the seeder talks")
+            .unwrap();
+        assert!(n > 0, "closed");
+        buffer.extend_from_slice(&chunk[..n]);
+        // Messages: <len u32><id u8>...; unchoke is length 1, id 1.
+        let mut at = 0;
+        while at + 4 <= buffer.len() {
+            let len = u32::from_be_bytes(buffer[at..at + 4].try_into().unwrap()) as usize;
+            if at + 4 + len > buffer.len() {
+                break;
+            }
+            if len == 1 && buffer[at + 4] == 1 {
+                unchoked = true;
+            }
+            at += 4 + len;
+        }
+        buffer.drain(..at);
+    }
+    let mut out = bytes::BytesMut::new();
+    encode(
+        &Message::Request(BlockRef {
+            piece: PieceIndex(0),
+            offset: 0,
+            length: 16 * 1024,
+        }),
+        &mut out,
+    );
+    peer.write_all(&out).await.unwrap();
+    loop {
+        let stats = cache.stats();
+        if stats.entries == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "piece 1 not read ahead: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    seeder.shutdown().await;
+}
