@@ -114,8 +114,8 @@ static STAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// One ingest with every thread's CPU time sampled every 2 ms: the pipeline's stages. The
 /// calling thread is the reader; the others are named by the store (ingest-sha256 for the
-/// whole-file SHA-256, ingest-chunks, ingest-sha1, ingest-write, ingest-sync), each with its
-/// user and system (kernel) time. With a core per stage, an ingest would take as long as its
+/// whole-file SHA-256, ingest-chunks, ingest-sha1, two ingest-write, ingest-sync, and the
+/// commit's content-fsync folder syncs), each with its user and system (kernel) time. With a core per stage, an ingest would take as long as its
 /// busiest stage.
 fn profile_stages(name: &str, store: &FsContentStore, data: &[u8], options: &IngestOptions) {
     let me = std::fs::read_link("/proc/thread-self")

@@ -70,7 +70,14 @@ fn sync_dirs(folders: &BTreeSet<PathBuf>) -> Result<(), ContentError> {
     std::thread::scope(|scope| {
         let syncers: Vec<_> = folders
             .chunks(share)
-            .map(|mine| scope.spawn(move || mine.iter().try_for_each(|folder| sync_dir(folder))))
+            .map(|mine| {
+                std::thread::Builder::new()
+                    .name("content-fsync".to_owned())
+                    .spawn_scoped(scope, move || {
+                        mine.iter().try_for_each(|folder| sync_dir(folder))
+                    })
+                    .unwrap_or_else(|error| panic!("starting a folder sync thread: {error}"))
+            })
             .collect();
         let results: Vec<Result<(), ContentError>> = syncers
             .into_iter()
