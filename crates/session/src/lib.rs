@@ -41,6 +41,8 @@ mod engine;
 mod picker;
 #[cfg(feature = "tokio")]
 mod seeder;
+#[cfg(feature = "tokio")]
+mod socket;
 
 #[cfg(feature = "tokio")]
 pub use driver::{

@@ -9,15 +9,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use swarmgate_peer::{Handshake, read_handshake};
 use swarmgate_rank::Source;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::picker::PeerKey;
+use crate::socket::{SocketEvents, read_loop, write_loop};
 
 /// How long a TCP connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -120,41 +120,23 @@ pub(crate) fn listen(listener: TcpListener, inbound: mpsc::Sender<Inbound>) -> A
 pub(crate) fn start(key: PeerKey, stream: TcpStream, inbound: mpsc::Sender<Inbound>) -> Connection {
     // Small request messages must not wait for Nagle; failure to set it is harmless.
     let _ = stream.set_nodelay(true);
-    let (mut read, mut write) = stream.into_split();
-    let (outbound, mut queue) = mpsc::unbounded_channel::<Bytes>();
-    let to_engine = inbound.clone();
-    let reader = tokio::spawn(async move {
-        let mut buffer = BytesMut::with_capacity(READ_CHUNK);
-        loop {
-            buffer.reserve(READ_CHUNK);
-            match read.read_buf(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let bytes = buffer.split().freeze();
-                    if to_engine.send(Inbound::Data { key, bytes }).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = to_engine.send(Inbound::Closed { key }).await;
-    })
-    .abort_handle();
-    tokio::spawn(async move {
-        while let Some(bytes) = queue.recv().await {
-            if write.write_all(&bytes).await.is_err() {
-                let _ = inbound.send(Inbound::Closed { key }).await;
-                return;
-            }
-            let written = Inbound::Written {
-                key,
-                bytes: bytes.len(),
-            };
-            if inbound.send(written).await.is_err() {
-                return;
-            }
-        }
-        let _ = write.shutdown().await;
-    });
+    let (read, write) = stream.into_split();
+    let (outbound, queue) = mpsc::unbounded_channel::<Bytes>();
+    let reader = tokio::spawn(read_loop(key, read, READ_CHUNK, inbound.clone())).abort_handle();
+    tokio::spawn(write_loop(key, write, queue, inbound));
     Connection { outbound, reader }
+}
+
+impl SocketEvents for Inbound {
+    fn data(key: PeerKey, bytes: Bytes) -> Self {
+        Inbound::Data { key, bytes }
+    }
+
+    fn written(key: PeerKey, bytes: usize) -> Self {
+        Inbound::Written { key, bytes }
+    }
+
+    fn closed(key: PeerKey) -> Self {
+        Inbound::Closed { key }
+    }
 }

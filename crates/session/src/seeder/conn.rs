@@ -6,13 +6,13 @@
 //! writer (and its socket) alive after its torrent let it go. Both tasks live in the torrent
 //! task's `JoinSet`, so the torrent task ends only once its sockets are closed.
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::picker::PeerKey;
+use crate::socket::{SocketEvents, read_loop, write_loop};
 
 /// Bytes read from a socket at a time, at most. A seeder's peers send small messages
 /// (requests, haves), so the buffer each connection keeps is small: 500 peers cost 16 MiB.
@@ -46,44 +46,10 @@ impl Link {
     ) -> Link {
         // Small messages must not wait for Nagle; failure to set it is harmless.
         let _ = stream.set_nodelay(true);
-        let (mut read, mut write) = stream.into_split();
-        let (outbound, mut queue) = mpsc::unbounded_channel::<Bytes>();
-        let to_torrent = events.clone();
-        let reader = tasks.spawn(async move {
-            let mut buffer = BytesMut::with_capacity(READ_CHUNK);
-            loop {
-                buffer.reserve(READ_CHUNK);
-                match read.read_buf(&mut buffer).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        let bytes = buffer.split().freeze();
-                        if to_torrent
-                            .send(ConnEvent::Data { key, bytes })
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            }
-            let _ = to_torrent.send(ConnEvent::Closed { key }).await;
-        });
-        let writer = tasks.spawn(async move {
-            while let Some(bytes) = queue.recv().await {
-                if write.write_all(&bytes).await.is_err() {
-                    let _ = events.send(ConnEvent::Closed { key }).await;
-                    return;
-                }
-                let written = ConnEvent::Written {
-                    key,
-                    bytes: bytes.len(),
-                };
-                if events.send(written).await.is_err() {
-                    return;
-                }
-            }
-        });
+        let (read, write) = stream.into_split();
+        let (outbound, queue) = mpsc::unbounded_channel::<Bytes>();
+        let reader = tasks.spawn(read_loop(key, read, READ_CHUNK, events.clone()));
+        let writer = tasks.spawn(write_loop(key, write, queue, events));
         Link {
             outbound,
             reader,
@@ -94,6 +60,20 @@ impl Link {
     /// Queues bytes for the socket (dropped if the writer already failed and reported it).
     pub(super) fn send(&self, bytes: Bytes) {
         let _ = self.outbound.send(bytes);
+    }
+}
+
+impl SocketEvents for ConnEvent {
+    fn data(key: PeerKey, bytes: Bytes) -> Self {
+        ConnEvent::Data { key, bytes }
+    }
+
+    fn written(key: PeerKey, bytes: usize) -> Self {
+        ConnEvent::Written { key, bytes }
+    }
+
+    fn closed(key: PeerKey) -> Self {
+        ConnEvent::Closed { key }
     }
 }
 
@@ -108,6 +88,7 @@ impl Drop for Link {
 mod tests {
     use std::time::Duration;
 
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
