@@ -233,11 +233,7 @@ async fn ingest(
     let links = state.links.clone();
     let max = options.max_size;
     let work = blocking(move || {
-        let mut reader = ChannelReader {
-            receiver,
-            current: Bytes::new(),
-            ended: false,
-        };
+        let mut reader = ChannelReader::new(receiver);
         catalog.publish(&mut reader, &name, &mime, &options, &links)
     });
     let pump = async move {
@@ -359,6 +355,16 @@ struct ChannelReader {
     ended: bool,
 }
 
+impl ChannelReader {
+    fn new(receiver: mpsc::Receiver<io::Result<Bytes>>) -> ChannelReader {
+        ChannelReader {
+            receiver,
+            current: Bytes::new(),
+            ended: false,
+        }
+    }
+}
+
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
@@ -402,11 +408,7 @@ mod tests {
         sender.try_send(Ok(Bytes::from_static(b"world"))).unwrap();
         sender.try_send(Ok(Bytes::new())).unwrap();
         drop(sender);
-        let mut reader = ChannelReader {
-            receiver,
-            current: Bytes::new(),
-            ended: false,
-        };
+        let mut reader = ChannelReader::new(receiver);
         let mut out = String::new();
         reader.read_to_string(&mut out).unwrap();
         assert_eq!(out, "hello world");
@@ -415,11 +417,7 @@ mod tests {
         let (sender, receiver) = mpsc::channel(4);
         sender.try_send(Ok(Bytes::from_static(b"half"))).unwrap();
         drop(sender);
-        let mut reader = ChannelReader {
-            receiver,
-            current: Bytes::new(),
-            ended: false,
-        };
+        let mut reader = ChannelReader::new(receiver);
         let mut out = Vec::new();
         assert_eq!(
             reader.read_to_end(&mut out).unwrap_err().kind(),
@@ -431,11 +429,7 @@ mod tests {
         sender
             .try_send(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut")))
             .unwrap();
-        let mut reader = ChannelReader {
-            receiver,
-            current: Bytes::new(),
-            ended: false,
-        };
+        let mut reader = ChannelReader::new(receiver);
         let mut out = Vec::new();
         assert_eq!(
             reader.read_to_end(&mut out).unwrap_err().kind(),
