@@ -24,6 +24,7 @@ use crate::catalog::{Catalog, Loaded};
 use crate::config::{Config, default_public_url, reachable};
 use crate::limits::Limits;
 use crate::links::Links;
+use crate::lock::DataDirLock;
 use crate::metrics::Metrics;
 use crate::serving::{DialLeechers, maintain, serve};
 use crate::state::{AppState, Bound, Shared};
@@ -35,6 +36,8 @@ pub struct Gateway {
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
     loaded: Loaded,
+    /// Held until the gateway is dropped: one gateway per data folder.
+    _lock: DataDirLock,
 }
 
 impl Gateway {
@@ -71,16 +74,19 @@ impl Gateway {
             blob_threshold: config.blob_threshold,
         };
         let cache = Arc::new(PieceCache::new(config.cache_size));
-        let (catalog, loaded) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let (catalog, loaded, lock) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+            // Before anything reads the folder: a second gateway would sweep the first's
+            // uploads as orphans.
+            let lock = DataDirLock::acquire(&data_dir)?;
             let meta = SqliteStore::open(data_dir.join("gateway.db"))
                 .with_context(|| format!("opening {}", data_dir.join("gateway.db").display()))?;
             let content = FsContentStore::open_with(&data_dir, content_options)
                 .with_context(|| format!("opening the content store in {}", data_dir.display()))?;
             let (catalog, loaded) = Catalog::open(meta, Arc::new(content), cache)
                 .context("loading the stored files")?;
-            Ok((catalog, loaded))
+            Ok((catalog, loaded, lock))
         })
         .await??;
 
@@ -159,6 +165,7 @@ impl Gateway {
             stop,
             tasks,
             loaded,
+            _lock: lock,
         })
     }
 

@@ -29,6 +29,7 @@ mod catalog;
 mod config;
 mod limits;
 mod links;
+mod lock;
 mod metrics;
 mod server;
 mod serving;

@@ -212,3 +212,47 @@ fn sigterm_stops_the_gateway_with_exit_code_0_within_seconds() {
     assert_eq!(loaded(&again, "files"), 1);
     again.assert_serves(small());
 }
+
+/// A second gateway on a folder another gateway is using refuses to start, naming the holder;
+/// the first goes on serving, and once it stops the folder is free again.
+#[test]
+fn a_second_gateway_on_the_same_folder_refuses_to_start() {
+    let (_tmp, data) = workspace();
+    let mut first = Gateway::start(&data, &[]);
+    upload(&first, small(), "small.bin", false, StatusCode::CREATED);
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--http-addr", "127.0.0.1:0"])
+        .args(["--udp-tracker-addr", "127.0.0.1:0"])
+        .args(["--peer-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a second gateway");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second gateway did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is in use by process"), "{stderr}");
+    first.assert_serves(small());
+    let status = first.terminate(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    let again = first.restart();
+    again.assert_serves(small());
+}
