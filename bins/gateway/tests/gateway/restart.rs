@@ -3,7 +3,7 @@
 //! the download API and to aria2c by .torrent and by magnet; one SIGKILLed while a 300 MiB
 //! upload is still streaming comes back with no trace of it (not listed, 404, nothing in tmp/,
 //! chunks/ or manifests/) and the earlier file intact; SIGTERM ends it with exit code 0 within
-//! seconds.
+//! seconds; a second gateway on a folder in use refuses to start.
 
 use std::fs::File;
 use std::io::Read;
