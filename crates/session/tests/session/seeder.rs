@@ -58,6 +58,16 @@ fn memory_store() -> Arc<dyn ContentStore> {
     Arc::new(MemoryContentStore::new(ContentOptions::default()))
 }
 
+/// Seeds `fixture` from a fresh in-memory content store through `cache`.
+fn seed_from_memory(seeder: &Seeder, fixture: &Fixture, cache: &Arc<PieceCache>) {
+    seeder
+        .add(
+            Arc::new(fixture.torrent.clone()),
+            stored(memory_store(), fixture, cache),
+        )
+        .unwrap();
+}
+
 async fn seeder(tune: impl FnOnce(&mut SeederConfig)) -> Seeder {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = SeederConfig::new(PeerId::swarmgate(*b"gateway-0001"));
@@ -185,12 +195,7 @@ async fn a_magnet_link_gets_the_metadata_from_the_seeder() {
     let fixture = fixture(33, 32 * 1024, 100_000);
     let seeder = seeder(|_| {}).await;
     let cache = Arc::new(PieceCache::new(1 << 20));
-    seeder
-        .add(
-            Arc::new(fixture.torrent.clone()),
-            stored(memory_store(), &fixture, &cache),
-        )
-        .unwrap();
+    seed_from_memory(&seeder, &fixture, &cache);
     let options = MagnetOptions {
         peer_id: PeerId::swarmgate(*b"magnet-00001"),
         port: 0,
@@ -209,12 +214,7 @@ async fn connect_dials_a_listening_leecher_that_does_not_know_the_seeder() {
     let fixture = fixture(34, 32 * 1024, 500_000);
     let seeder = seeder(|_| {}).await;
     let cache = Arc::new(PieceCache::new(4 << 20));
-    seeder
-        .add(
-            Arc::new(fixture.torrent.clone()),
-            stored(memory_store(), &fixture, &cache),
-        )
-        .unwrap();
+    seed_from_memory(&seeder, &fixture, &cache);
 
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -57,12 +57,7 @@ async fn unknown_torrents_and_sockets_past_the_caps_are_closed() {
     })
     .await;
     let cache = Arc::new(PieceCache::new(1 << 20));
-    seeder
-        .add(
-            Arc::new(fixture.torrent.clone()),
-            stored(memory_store(), &fixture, &cache),
-        )
-        .unwrap();
+    seed_from_memory(&seeder, &fixture, &cache);
     let addr = seeder.local_addr();
     let hash = info_hash(&fixture);
 
@@ -263,12 +258,7 @@ async fn an_announced_peer_that_dialled_us_is_not_dialled_back() {
     let seeder = seeder(|c| c.announce_dial_delay = Duration::from_millis(300)).await;
     let cache = Arc::new(PieceCache::new(1 << 20));
     let hash = info_hash(&fixture);
-    seeder
-        .add(
-            Arc::new(fixture.torrent.clone()),
-            stored(memory_store(), &fixture, &cache),
-        )
-        .unwrap();
+    seed_from_memory(&seeder, &fixture, &cache);
     // The peer dials us first, as libtorrent does with the peers its tracker hands it.
     let mut connected = handshake(seeder.local_addr(), hash, 7).await;
     answered(&mut connected, hash).await;
@@ -299,18 +289,13 @@ async fn an_announced_peer_that_dialled_us_is_not_dialled_back() {
 /// anyone asks for it (the read-ahead of a missed piece's successor).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missed_piece_reads_the_next_one_ahead() {
-    use swarmgate_peer::{Message, encode};
+    use swarmgate_peer::{Limits, Message, decode, encode};
 
     let fixture = fixture(43, 32 * 1024, 4 * 32 * 1024);
     let seeder = seeder(|_| {}).await;
     let cache = Arc::new(PieceCache::new(1 << 20));
     let hash = info_hash(&fixture);
-    seeder
-        .add(
-            Arc::new(fixture.torrent.clone()),
-            stored(memory_store(), &fixture, &cache),
-        )
-        .unwrap();
+    seed_from_memory(&seeder, &fixture, &cache);
     let mut peer = handshake(seeder.local_addr(), hash, 9).await;
     answered(&mut peer, hash).await;
     let mut out = bytes::BytesMut::new();
@@ -318,30 +303,16 @@ async fn a_missed_piece_reads_the_next_one_ahead() {
     peer.write_all(&out).await.unwrap();
     // Read until unchoked, then ask for the first block of piece 0 only.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buffer = Vec::new();
+    let mut buffer = bytes::BytesMut::new();
     let mut unchoked = false;
     while !unchoked {
         assert!(Instant::now() < deadline, "never unchoked");
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(5), peer.read(&mut chunk))
-            .await
-            .expect("the seeder talks")
-            .unwrap();
+        let read = tokio::time::timeout(Duration::from_secs(5), peer.read_buf(&mut buffer));
+        let n = read.await.expect("the seeder talks").unwrap();
         assert!(n > 0, "closed");
-        buffer.extend_from_slice(&chunk[..n]);
-        // Messages: <len u32><id u8>...; unchoke is length 1, id 1.
-        let mut at = 0;
-        while at + 4 <= buffer.len() {
-            let len = u32::from_be_bytes(buffer[at..at + 4].try_into().unwrap()) as usize;
-            if at + 4 + len > buffer.len() {
-                break;
-            }
-            if len == 1 && buffer[at + 4] == 1 {
-                unchoked = true;
-            }
-            at += 4 + len;
+        while let Some(message) = decode(&mut buffer, &Limits::default()).unwrap() {
+            unchoked |= message == Message::Unchoke;
         }
-        buffer.drain(..at);
     }
     let mut out = bytes::BytesMut::new();
     encode(
