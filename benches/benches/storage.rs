@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sha2::Digest;
+use swarmgate_blobstore::{ContentStore, FsContentStore, IngestOptions, PIECE_LENGTH, PieceSource};
 use swarmgate_core::{PieceIndex, SplitMix64};
-use swarmgate_storage::{
-    ContentStore, FsContentStore, IngestOptions, PIECE_LENGTH, PieceCache, PieceSource,
-};
+use swarmgate_storage::PieceCache;
 
 const GIB: usize = 1 << 30;
 

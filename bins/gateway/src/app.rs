@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use swarmgate_blobstore::{ContentOptions, FsContentStore, SqliteStore};
 use swarmgate_core::PeerId;
 use swarmgate_session::{Seeder, SeederConfig};
-use swarmgate_storage::{ContentOptions, FsContentStore, PieceCache, SqliteStore};
+use swarmgate_storage::PieceCache;
 use swarmgate_tracker::{Access, RateLimit, Tracker, TrackerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};

@@ -15,13 +15,14 @@ use std::io::Read;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use swarmgate_blobstore::{
+    ContentError, ContentStore, FileRecord, FsContentStore, IngestOptions, MetaError,
+    MetadataStore, PIECE_LENGTH, PieceSource, SqliteStore, TorrentRecord, Upload,
+};
+use swarmgate_core::Sha256;
 use swarmgate_core::{InfoHashV1, PieceIndex};
 use swarmgate_metainfo::Torrent;
-use swarmgate_storage::{
-    CacheId, ContentError, ContentStore, FileRecord, FsContentStore, IngestOptions, MetaError,
-    MetadataStore, PIECE_LENGTH, PieceCache, PieceSource, Sha256, SqliteStore, TorrentRecord,
-    Upload,
-};
+use swarmgate_storage::{CacheId, PieceCache};
 
 use crate::links::{Links, info_dictionary, sanitize_name};
 

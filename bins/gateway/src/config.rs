@@ -291,7 +291,7 @@ impl Settings {
             max_upload_size: s.max_upload_size.unwrap_or(10 << 30),
             blob_threshold: s
                 .blob_threshold
-                .unwrap_or(swarmgate_storage::DEFAULT_BLOB_THRESHOLD),
+                .unwrap_or(swarmgate_blobstore::DEFAULT_BLOB_THRESHOLD),
             cache_size: s.cache_size.unwrap_or(256 << 20),
             max_concurrent_uploads,
             uploads_per_minute: s.uploads_per_minute.unwrap_or(60),

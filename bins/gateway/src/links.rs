@@ -9,9 +9,9 @@
 use std::net::SocketAddr;
 
 use swarmgate_bencode::Encoder;
+use swarmgate_core::Sha256;
 use swarmgate_core::{InfoHash, InfoHashV1};
 use swarmgate_metainfo::Magnet;
-use swarmgate_storage::Sha256;
 
 /// A file name a BitTorrent client can write anywhere: no directory part, no control
 /// characters, no `.`/`..`, at most 200 bytes (cut on a character boundary); `fallback` when

@@ -11,8 +11,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use swarmgate_blobstore::ContentBlocks;
 use swarmgate_core::{InfoHashV1, PeerId};
-use swarmgate_session::{ContentBlocks, Seeder};
+use swarmgate_session::Seeder;
 use swarmgate_tracker::{AnnounceEvent, AnnounceObserver, AnnounceRequest, AnnounceSeen};
 
 use crate::catalog::Entry;

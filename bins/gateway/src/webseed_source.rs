@@ -10,9 +10,10 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use swarmgate_blobstore::{ContentError, PIECE_LENGTH, PieceSource};
 use swarmgate_core::PieceIndex;
 use swarmgate_metainfo::Torrent;
-use swarmgate_storage::{ContentError, PIECE_LENGTH, PieceCache, PieceSource};
+use swarmgate_storage::PieceCache;
 use swarmgate_webseed::{WebSeedFile, WebSeedSource};
 
 use crate::api::parse_sha256;
@@ -132,7 +133,7 @@ fn content_to_io(error: ContentError) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use swarmgate_storage::{ContentOptions, ContentStore, IngestOptions, MemoryContentStore};
+    use swarmgate_blobstore::{ContentOptions, ContentStore, IngestOptions, MemoryContentStore};
 
     #[test]
     fn reads_within_and_across_pieces_match_the_file_and_corruption_is_refused() {

@@ -1,5 +1,5 @@
-//! BitTorrent vocabulary types: info-hashes, peer ids, compact peer addresses and piece/block
-//! geometry.
+//! BitTorrent vocabulary types: info-hashes, peer ids, compact peer addresses, piece/block
+//! geometry, and the sha256 and Nostr-key identities of stored files.
 //!
 //! Every Swarmgate crate speaks in these types, so they live at the bottom of the dependency graph
 //! with nothing below them but `thiserror`. The crate owns:
@@ -11,7 +11,9 @@
 //! - compact peers, IPv4 in 6 bytes and IPv6 in 18 ([`compact_peers_v4`], [`encode_compact_peer`]);
 //! - [`Geometry`]: pieces, the short last piece, and 16 KiB blocks ([`BLOCK_SIZE`]);
 //! - [`Bitfield`]: the BEP 3 piece set, checked on receipt and kept in its wire form;
-//! - [`SplitMix64`]: the seeded generator every state machine takes instead of a global RNG.
+//! - [`SplitMix64`]: the seeded generator every state machine takes instead of a global RNG;
+//! - [`Sha256`] and [`Pubkey`]: a stored file's address and a Nostr owner, 32 bytes with a hex
+//!   form, shared by the content store, the catalog, Blossom and the HTTP API.
 //!
 //! It does not hash, parse torrents or do I/O: that is the metainfo crate and the engines above.
 //! Constructors check their input (a 19-byte info-hash is an error, not a panic).
@@ -36,6 +38,7 @@ mod client_id;
 mod compact;
 mod error;
 mod geometry;
+mod identity;
 mod info_hash;
 mod peer_id;
 mod rng;
@@ -49,6 +52,7 @@ pub use compact::{
 };
 pub use error::{GeometryError, LengthError, TextError};
 pub use geometry::{BLOCK_SIZE, BlockRef, Geometry, PieceIndex};
+pub use identity::{Pubkey, Sha256};
 pub use info_hash::{InfoHash, InfoHashV1, InfoHashV2};
 pub use peer_id::{PeerId, SWARMGATE_PREFIX};
 pub use rng::SplitMix64;

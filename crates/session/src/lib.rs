@@ -16,8 +16,8 @@
 //! - [`run`] (feature `tokio`, on by default): the engine over TCP sockets, disk threads and
 //!   tracker announces; `swarm download` is a thin shell around it.
 //! - [`Seeder`] (feature `tokio`): many torrents seeded from one listening port, one engine task
-//!   per torrent with peers, blocks read from a [`BlockSource`] (a stored file's verified
-//!   pieces: [`ContentBlocks`]); the gateway's peer service.
+//!   per torrent with peers, blocks read from a [`BlockSource`] (for the gateway, a stored
+//!   file's verified pieces: swarmgate-blobstore's `ContentBlocks`); the gateway's peer service.
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio")]
@@ -55,4 +55,4 @@ pub use engine::{
 };
 pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};
 #[cfg(feature = "tokio")]
-pub use seeder::{BlockSource, ContentBlocks, SeedError, Seeder, SeederConfig, SeederStats};
+pub use seeder::{BlockSource, SeedError, Seeder, SeederConfig, SeederStats};

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use lru::LruCache;
 use swarmgate_core::{InfoHashV1, PieceIndex};
 
-use crate::meta::Sha256;
+use swarmgate_core::Sha256;
 
 /// Whose pieces: a stored file cut at a piece length, or a torrent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -7,24 +7,14 @@
 //! syncs written files before the engine records pieces as done ([`TorrentStorage::flush`]).
 //! BEP 47 pad files are never written and read as zeros; symlink entries are not created.
 //!
-//! The gateway's metadata sits behind the [`MetadataStore`] trait: an [`Upload`] (its
-//! [`FileRecord`], [`TorrentRecord`], [`ChunkRecord`]s and Blossom [`Pubkey`] owners) is stored
-//! in one transaction, found again by [`Sha256`] or info-hash, listed newest first, and deleted
-//! with a report of the content no other file needs ([`Removed`]); named counters feed the
-//! statistics. [`SqliteStore`] keeps it in SQLite (WAL, `synchronous = FULL`, versioned
-//! migrations at open) through an r2d2 pool; [`MemoryStore`] keeps it in memory. Both pass the
-//! conformance suite that the `conformance` feature makes public for any further backend.
+//! [`PieceCache`] is a byte-bounded LRU of whole pieces shared by every reader of one process
+//! (a web seed serving a torrent's files, the gateway's verified pieces): concurrent misses of
+//! one piece load it once. [`BlockSource`] is what a seeder reads verified blocks through,
+//! whatever store holds them.
 //!
-//! The gateway's file bytes sit behind the [`ContentStore`] trait: [`ContentStore::ingest`]
-//! streams an upload to a temporary file while hashing it (the file's sha256 and each chunk's,
-//! and when asked the SHA-1 pieces of its v1 torrent, each on a thread of its own), written with
-//! `O_DIRECT` where the file system takes it, and makes it visible by an atomic rename once
-//! synced; files under a threshold (100 MiB) are one blob, larger ones 2 MiB chunks that are
-//! each one torrent piece, identical chunks stored once. Any byte range of any file reads back
-//! without loading the file ([`ContentStore::read_exact_at`], [`ContentReader`]), and
-//! [`PieceSource`] serves a stored file as torrent pieces through the byte-bounded LRU
-//! [`PieceCache`]. [`FsContentStore`] keeps files under `data/` and cleans up after a crash at
-//! open; [`MemoryContentStore`] keeps them in memory; both pass the content conformance suite.
+//! The gateway's content-addressed store (files by sha256, their metadata database, streamed
+//! ingest) is another crate, swarmgate-blobstore: a client that only downloads links neither it
+//! nor SQLite (docs/decisions/0004-storage-split.md).
 //!
 //! It is synchronous (`std::fs`, `FileExt` positioned I/O) and has no tokio: the engine calls it
 //! from blocking threads, and one instance serves them all (`Send + Sync`, `&self` methods). It
@@ -62,27 +52,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod block_source;
 mod cache;
 mod check;
-mod content;
 mod error;
 mod handles;
-mod meta;
 mod torrent_files;
 
+pub use block_source::BlockSource;
 pub use cache::{CacheId, CacheStats, PieceCache, PieceKey};
-#[cfg(feature = "conformance")]
-pub use content::conformance as content_conformance;
-pub use content::{
-    CHUNK_SIZE, ContentError, ContentOptions, ContentReader, ContentStore, DEFAULT_BLOB_THRESHOLD,
-    FsContentStore, IngestOptions, Ingested, MemoryContentStore, PIECE_LENGTH, PieceSource,
-    Recovery, RemovedContent, StoredFile,
-};
 pub use error::StorageError;
-#[cfg(feature = "conformance")]
-pub use meta::conformance;
-pub use meta::{
-    COUNTER_MAX, ChunkRecord, FileRecord, Layout, MemoryStore, MetaError, MetadataStore, Pubkey,
-    Removed, SCHEMA_VERSION, Sha256, SqliteOptions, SqliteStore, TorrentRecord, Upload,
-};
 pub use torrent_files::{StorageOptions, TorrentStorage};

@@ -3,13 +3,8 @@
 
 mod storage {
     mod cache;
-    mod content;
-    mod content_crash;
     mod download;
     mod edges;
-    mod meta;
-    mod meta_crash;
-    mod meta_model;
     mod resume;
 }
 

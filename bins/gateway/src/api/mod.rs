@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
-use swarmgate_storage::Sha256;
+use swarmgate_core::Sha256;
 
 use crate::state::Shared;
 

@@ -239,7 +239,7 @@ pub(super) async fn diagnostics(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let check_state = state.clone();
     let database = blocking(move || {
-        use swarmgate_storage::MetadataStore;
+        use swarmgate_blobstore::MetadataStore;
         check_state.catalog.meta().integrity_check()
     })
     .await?;

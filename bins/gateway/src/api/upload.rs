@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
-use swarmgate_storage::{ContentError, IngestOptions, Layout, MetaError};
+use swarmgate_blobstore::{ContentError, IngestOptions, Layout, MetaError};
 use tokio::sync::mpsc;
 
 use super::{ApiError, blocking};

@@ -2,9 +2,10 @@
 //! links: the gateway's peer service.
 //!
 //! [`Seeder::start`] takes a bound listener; [`Seeder::add`] makes a torrent seeded from a
-//! [`BlockSource`] (a stored file's verified pieces: [`ContentBlocks`]); [`Seeder::connect`]
-//! dials a leecher the gateway's tracker reported (Transmission 3.00, for one, ignores loopback
-//! peers a tracker hands it, so it is reached only when we dial it).
+//! [`BlockSource`] (for the gateway, a stored file's verified pieces: swarmgate-blobstore's
+//! `ContentBlocks`); [`Seeder::connect`] dials a leecher the gateway's tracker reported
+//! (Transmission 3.00, for one, ignores loopback peers a tracker hands it, so it is reached only
+//! when we dial it).
 //!
 //! How it runs, and why:
 //! - One accept loop for every torrent. It reads each peer's handshake (within
@@ -29,7 +30,6 @@
 mod accept;
 mod conn;
 mod shared;
-mod source;
 mod torrent;
 
 use std::io;
@@ -44,7 +44,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::engine::EngineStats;
 use shared::{Counters, Entry, Shared, Slot};
-pub use source::{BlockSource, ContentBlocks};
+pub use swarmgate_storage::BlockSource;
 use torrent::Command;
 
 /// How the seeder behaves; [`SeederConfig::new`] gives the defaults.
@@ -159,10 +159,11 @@ pub enum SeedError {
 /// use std::sync::Arc;
 /// use swarmgate_core::{PeerId, PieceIndex};
 /// use swarmgate_metainfo::TorrentBuilder;
-/// use swarmgate_session::{ContentBlocks, Seeder, SeederConfig};
-/// use swarmgate_storage::{
-///     ContentOptions, ContentStore, IngestOptions, MemoryContentStore, PieceCache, PieceSource,
+/// use swarmgate_blobstore::{
+///     ContentBlocks, ContentOptions, ContentStore, IngestOptions, MemoryContentStore, PieceSource,
 /// };
+/// use swarmgate_session::{Seeder, SeederConfig};
+/// use swarmgate_storage::PieceCache;
 ///
 /// // A stored file and its torrent (the gateway has both once a file is uploaded).
 /// let data = vec![42u8; 100_000];
@@ -444,7 +445,6 @@ mod tests {
         fn shareable<T: Send + Sync + Clone + 'static>() {}
         shareable::<Seeder>();
         shareable::<Arc<dyn BlockSource>>();
-        shareable::<ContentBlocks>();
     }
 
     #[tokio::test]

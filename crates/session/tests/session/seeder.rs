@@ -7,16 +7,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use swarmgate_blobstore::{
+    ContentBlocks, ContentOptions, ContentStore, FsContentStore, IngestOptions, MemoryContentStore,
+    PieceSource,
+};
 use swarmgate_core::{InfoHashV1, PeerId, PieceIndex};
 use swarmgate_metainfo::Torrent;
 use swarmgate_session::{
-    BlockSource, ContentBlocks, MagnetOptions, RunConfig, Seeder, SeederConfig, SeederStats,
-    Summary, resolve_magnet, run,
+    BlockSource, MagnetOptions, RunConfig, Seeder, SeederConfig, SeederStats, Summary,
+    resolve_magnet, run,
 };
-use swarmgate_storage::{
-    ContentOptions, ContentStore, FsContentStore, IngestOptions, MemoryContentStore, PieceCache,
-    PieceSource,
-};
+use swarmgate_storage::PieceCache;
 use swarmgate_testkit::{Fixture, TorrentFixture};
 use tokio::net::{TcpListener, TcpStream};
 
