@@ -125,12 +125,9 @@ async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
             args.output.display()
         );
     }
-    let shutdown = async {
-        // Without a signal handler Ctrl+C would kill us mid-write; with one we stop cleanly.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+    // Without a signal handler Ctrl+C (or a SIGTERM) would kill us mid-write; with one the run
+    // stops cleanly: files flushed, `stopped` announced.
+    let shutdown = swarmgate_service::wait_for_signal();
     let piece_length = u64::from(torrent.piece_length());
     let total = torrent.total_length();
     let result = run(

@@ -1,29 +1,11 @@
-//! What the long-running and file-writing subcommands share: stopping on SIGINT or SIGTERM, and
-//! writing an output file so that a crash never leaves half of it.
+//! What the file-writing subcommands share: writing an output file so that a crash never leaves
+//! half of it. (Stopping on SIGINT or SIGTERM is swarmgate-service's `wait_for_signal`, shared
+//! with the gateway.)
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-
-/// Resolves on SIGINT or SIGTERM.
-pub(crate) async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    if interrupt.await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
 
 /// Writes to a temporary sibling, syncs and renames it into place: a crash leaves no half file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -18,7 +18,7 @@ use swarmgate_tracker::{Access, RateLimit, Tracker, TrackerConfig, serve_http, s
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::process::wait_for_signal;
+use swarmgate_service::wait_for_signal;
 
 /// How often expired peers are forgotten and the request rates measured.
 const MAINTENANCE: Duration = Duration::from_secs(5);

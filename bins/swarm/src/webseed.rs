@@ -23,7 +23,9 @@ use swarmgate_webseed::{DirectorySource, ServerConfig, router, serve};
 use tokio::net::TcpListener;
 
 use crate::format::{parse_bytes, size};
-use crate::process::{wait_for_signal, write_atomically};
+use swarmgate_service::wait_for_signal;
+
+use crate::process::write_atomically;
 use crate::webseed_cache::CachedSource;
 
 /// How long answers in flight may run on after SIGINT or SIGTERM.
