@@ -1,13 +1,16 @@
 //! The Swarmgate gateway: upload a file once, then fetch it from any BitTorrent client and any
 //! browser.
 //!
-//! The gateway composes the workspace's crates into one server, with nothing protocol-specific
-//! of its own: swarmgate-storage keeps the files (SQLite metadata, content as blobs or 2 MiB
-//! chunks, a verifying piece cache), swarmgate-tracker tracks them (HTTP on the API port, UDP
-//! beside it), swarmgate-session seeds them over the peer wire protocol from one listener,
-//! and swarmgate-webseed serves them to BEP 19 clients and to the download API. A stored file's
-//! torrent is v1, single-file, with 2 MiB pieces (one piece per chunk), its announce this
-//! tracker and its `url-list` this web seed.
+//! The gateway is a composition of services over the workspace's crates, with nothing
+//! protocol-specific of its own. swarmgate-catalog keeps the stored files (over
+//! swarmgate-blobstore's SQLite metadata and blob/chunk content, with a verifying piece cache);
+//! each service serves them one way and is plugged in the same way ([`services`](crate) list in
+//! `services/mod.rs`): the HTTP API (upload, files, download, .torrent, magnet), the BEP 19 web
+//! seed, the tracker (swarmgate-tracker, HTTP on the API port and UDP beside it), the seeder
+//! (swarmgate-session, every stored file over the peer wire protocol from one listener) and
+//! the status endpoints (JSON statistics, health, Prometheus metrics). A stored file's torrent
+//! is v1, single-file, with 2 MiB pieces (one piece per chunk), its announce this tracker and
+//! its `url-list` this web seed.
 //!
 //! The entry type is [`Gateway`]: [`Gateway::start`] with a [`Config`] (from [`Settings`], the
 //! command line, environment and TOML file), then [`Gateway::run_until`] or
@@ -19,25 +22,20 @@
 //!
 //! let gateway = Gateway::start(Config::loopback("data")).await?;
 //! println!("serving on {}", gateway.public_url());
-//! gateway.run_until(async { tokio::signal::ctrl_c().await.unwrap() }).await
+//! gateway.run_until(swarmgate_service::wait_for_signal()).await
 //! # }
 //! ```
 
-mod api;
-mod app;
-mod catalog;
-mod config;
-mod limits;
-mod links;
+mod gateway;
+mod http;
 mod lock;
-mod metrics;
-mod server;
-mod serving;
-mod state;
-mod tracking;
-mod webseed_source;
+mod services;
+mod settings;
 
-pub use app::Gateway;
-pub use catalog::Loaded;
-pub use config::{Config, Settings, parse_size};
-pub use state::Bound;
+pub use gateway::{Bound, Gateway};
+pub use settings::sections;
+pub use settings::{
+    ApiConfig, Config, HttpConfig, PeerConfig, Settings, StorageConfig, TrackerServiceConfig,
+    parse_size,
+};
+pub use swarmgate_catalog::Loaded;

@@ -1,7 +1,7 @@
 //! `gateway`: parse the settings, start, serve until SIGINT or SIGTERM, stop cleanly.
 
 use clap::Parser;
-use swarmgate_gateway::{Gateway, Settings};
+use swarmgate_gateway::{Config, Gateway, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -26,8 +26,8 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(config: swarmgate_gateway::Config) -> anyhow::Result<()> {
-    let data_dir = config.data_dir.clone();
+async fn run(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.storage.data_dir.clone();
     let gateway = Gateway::start(config).await?;
     let bound = gateway.bound();
     let loaded = gateway.loaded();
@@ -46,26 +46,9 @@ async fn run(config: swarmgate_gateway::Config) -> anyhow::Result<()> {
         gateway.peer_announce()
     );
     tracing::info!("public URL {}", gateway.public_url());
-    gateway.run_until(wait_for_signal()).await?;
+    gateway
+        .run_until(swarmgate_service::wait_for_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = interrupt => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    if interrupt.await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

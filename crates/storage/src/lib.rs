@@ -9,8 +9,9 @@
 //!
 //! [`PieceCache`] is a byte-bounded LRU of whole pieces shared by every reader of one process
 //! (a web seed serving a torrent's files, the gateway's verified pieces): concurrent misses of
-//! one piece load it once. [`BlockSource`] is what a seeder reads verified blocks through,
-//! whatever store holds them.
+//! one piece load it once; [`read_by_pieces`] cuts any byte range out of whole pieces, for the
+//! readers that keep or verify pieces whole. [`BlockSource`] is what a seeder reads verified
+//! blocks through, whatever store holds them.
 //!
 //! The gateway's content-addressed store (files by sha256, their metadata database, streamed
 //! ingest) is another crate, swarmgate-blobstore: a client that only downloads links neither it
@@ -57,9 +58,11 @@ mod cache;
 mod check;
 mod error;
 mod handles;
+mod ranges;
 mod torrent_files;
 
 pub use block_source::BlockSource;
 pub use cache::{CacheId, CacheStats, PieceCache, PieceKey};
 pub use error::StorageError;
+pub use ranges::{PieceSpan, read_by_pieces};
 pub use torrent_files::{StorageOptions, TorrentStorage};

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use swarmgate_core::{BlockRef, Geometry};
 use swarmgate_storage::{BlockSource, PieceCache};
 
-use crate::content::{ContentError, PieceSource};
+use crate::content::PieceSource;
 
 /// A stored file's pieces through a piece cache, each piece SHA-1-verified when loaded into the
 /// cache (data that was not verified is never served): wraps
@@ -46,7 +46,7 @@ impl BlockSource for ContentBlocks {
     fn read_block(&self, block: BlockRef) -> io::Result<Bytes> {
         self.source
             .read_block_cached(&self.cache, block, true)
-            .map_err(into_io)
+            .map_err(io::Error::from)
     }
 
     /// A slice of the piece if the cache holds it. Every piece this type loads into the cache
@@ -62,21 +62,6 @@ impl BlockSource for ContentBlocks {
     fn geometry(&self) -> Option<Geometry> {
         Some(self.source.geometry())
     }
-}
-
-/// The content error as an I/O error of the nearest kind, the original kept as its source.
-fn into_io(error: ContentError) -> io::Error {
-    let kind = match &error {
-        ContentError::NotFound { .. } => io::ErrorKind::NotFound,
-        ContentError::PieceHashMismatch { .. }
-        | ContentError::Corrupt { .. }
-        | ContentError::NoPieceHash { .. } => io::ErrorKind::InvalidData,
-        ContentError::RangeNotSatisfiable { .. } | ContentError::NoSuchPiece { .. } => {
-            io::ErrorKind::InvalidInput
-        }
-        _ => io::ErrorKind::Other,
-    };
-    io::Error::new(kind, error)
 }
 
 #[cfg(test)]

@@ -138,6 +138,30 @@ impl ContentError {
     }
 }
 
+impl From<ContentError> for io::Error {
+    /// The I/O error of the nearest kind, the content error kept as its source: what a reader
+    /// that speaks `io` (a seeder's block source, a web seed file) reports. `NotFound` for a
+    /// removed file, `InvalidData` for bytes that failed or cannot get their hash check,
+    /// `InvalidInput` for a range or piece outside the file, `StorageFull` for a full disk.
+    fn from(error: ContentError) -> Self {
+        let kind = match &error {
+            ContentError::NotFound { .. } => io::ErrorKind::NotFound,
+            ContentError::Io { source, .. } => source.kind(),
+            ContentError::DiskFull { .. } => io::ErrorKind::StorageFull,
+            ContentError::PieceHashMismatch { .. }
+            | ContentError::Corrupt { .. }
+            | ContentError::NoPieceHash { .. } => io::ErrorKind::InvalidData,
+            ContentError::RangeNotSatisfiable { .. }
+            | ContentError::NoSuchPiece { .. }
+            | ContentError::PieceLength { .. } => io::ErrorKind::InvalidInput,
+            ContentError::TooLarge { .. }
+            | ContentError::SizeMismatch { .. }
+            | ContentError::Read { .. } => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +186,13 @@ mod tests {
             range.to_string(),
             "range of 5 bytes at 10 is outside a file of 12 bytes"
         );
+        assert_eq!(io::Error::from(range).kind(), io::ErrorKind::InvalidInput);
+        let gone = ContentError::NotFound {
+            sha256: Sha256([1; 32]),
+        };
+        assert_eq!(io::Error::from(gone).kind(), io::ErrorKind::NotFound);
+        let bad = ContentError::PieceHashMismatch { index: 3 };
+        assert_eq!(io::Error::from(bad).kind(), io::ErrorKind::InvalidData);
         assert!(
             ContentError::corrupt("chunk ab", "short")
                 .to_string()

@@ -16,7 +16,7 @@ use swarmgate_metainfo::Magnet;
 /// A file name a BitTorrent client can write anywhere: no directory part, no control
 /// characters, no `.`/`..`, at most 200 bytes (cut on a character boundary); `fallback` when
 /// nothing is left.
-pub(crate) fn sanitize_name(raw: &str, fallback: &str) -> String {
+pub fn sanitize_name(raw: &str, fallback: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let mut name: String = base
         .chars()
@@ -69,7 +69,7 @@ pub(crate) fn info_dictionary(
 
 /// The gateway's URLs, from its public base URL.
 #[derive(Clone, Debug)]
-pub(crate) struct Links {
+pub struct Links {
     base: String,
     udp_tracker: Option<String>,
 }
@@ -77,7 +77,7 @@ pub(crate) struct Links {
 impl Links {
     /// Links under `public_url` (no trailing slash); `udp_tracker` is the UDP tracker's address
     /// as clients should reach it, announced as a second tier.
-    pub(crate) fn new(public_url: &str, udp_tracker: Option<SocketAddr>) -> Links {
+    pub fn new(public_url: &str, udp_tracker: Option<SocketAddr>) -> Links {
         let base = public_url.trim_end_matches('/').to_owned();
         let udp_tracker = udp_tracker.map(|addr| {
             let host = host_of(&base).unwrap_or_else(|| addr.ip().to_string());
@@ -87,40 +87,40 @@ impl Links {
     }
 
     /// The public base URL.
-    pub(crate) fn base(&self) -> &str {
+    pub fn base(&self) -> &str {
         &self.base
     }
 
     /// The HTTP tracker's announce URL.
-    pub(crate) fn announce(&self) -> String {
+    pub fn announce(&self) -> String {
         format!("{}/announce", self.base)
     }
 
     /// The tracker tiers: HTTP first, then UDP.
-    pub(crate) fn trackers(&self) -> Vec<String> {
+    pub fn trackers(&self) -> Vec<String> {
         let mut trackers = vec![self.announce()];
         trackers.extend(self.udp_tracker.clone());
         trackers
     }
 
     /// The web seed URL of a file (a single-file torrent's `url-list` entry: the file itself).
-    pub(crate) fn webseed(&self, sha256: &Sha256) -> String {
+    pub fn webseed(&self, sha256: &Sha256) -> String {
         format!("{}/webseed/{}", self.base, sha256.to_hex())
     }
 
     /// The download URL.
-    pub(crate) fn download(&self, sha256: &Sha256) -> String {
+    pub fn download(&self, sha256: &Sha256) -> String {
         format!("{}/api/download/{}", self.base, sha256.to_hex())
     }
 
     /// The .torrent URL.
-    pub(crate) fn torrent(&self, sha256: &Sha256) -> String {
+    pub fn torrent(&self, sha256: &Sha256) -> String {
         format!("{}/api/torrent/{}.torrent", self.base, sha256.to_hex())
     }
 
     /// A .torrent around the stored `info` dictionary: announce and announce-list (one tier per
     /// tracker), `url-list` with the web seed, `created by`, `creation date`.
-    pub(crate) fn torrent_file(&self, sha256: &Sha256, info: &[u8], created: u64) -> Vec<u8> {
+    pub fn torrent_file(&self, sha256: &Sha256, info: &[u8], created: u64) -> Vec<u8> {
         let trackers = self.trackers();
         let mut encoder = Encoder::new();
         encoder.begin_dict().key(b"announce").str(&trackers[0]);
@@ -147,7 +147,7 @@ impl Links {
     }
 
     /// The magnet link: info-hash, name, trackers, web seed.
-    pub(crate) fn magnet(&self, sha256: &Sha256, info_hash: InfoHashV1, name: &str) -> String {
+    pub fn magnet(&self, sha256: &Sha256, info_hash: InfoHashV1, name: &str) -> String {
         Magnet {
             info_hash: InfoHash::V1(info_hash),
             display_name: Some(name.to_owned()),

@@ -1,6 +1,6 @@
-//! `GET|HEAD /api/download/{sha256}` and the BEP 19 web seed under `/webseed/{sha256}`: both
-//! are the web seed crate's router over the stored files (Range, 206/416, ETag and
-//! If-None-Match, HEAD), so the download API and the web seed cannot disagree about a byte.
+//! `GET|HEAD /api/download/{sha256}`: the web seed crate's router over the stored files (Range,
+//! 206/416, ETag and If-None-Match, HEAD), as the BEP 19 web seed serves them, so the download
+//! API and the web seed cannot disagree about a byte.
 //!
 //! The download route adds what a browser wants (the file's media type and a
 //! `Content-Disposition` with its name) and turns the router's plain-text errors into the API's
@@ -15,37 +15,26 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use swarmgate_webseed::{ServerConfig, UrlLayout};
 
-use super::{ApiError, parse_sha256};
-use crate::metrics::add;
-use crate::state::Shared;
-use crate::webseed_source::StoredFiles;
+use super::ApiState;
+use crate::http::{ApiError, parse_sha256};
+use crate::services::webseed::{StoredFiles, body_length};
 
-/// The download and web seed routes.
-pub(super) fn routes(state: Shared) -> Router {
+/// The download route.
+pub(super) fn routes(state: Arc<ApiState>) -> Router {
     let source = Arc::new(StoredFiles {
         catalog: Arc::clone(&state.catalog),
     });
     let config = ServerConfig::with_layout(UrlLayout::ByKey);
-    let download = swarmgate_webseed::router(Arc::clone(&source), config).layer(
-        middleware::from_fn_with_state(state.clone(), download_answer),
-    );
-    let webseed = swarmgate_webseed::router(source, config)
-        .layer(middleware::from_fn_with_state(state, webseed_answer));
-    Router::new()
-        .nest("/api/download", download)
-        .nest("/webseed", webseed)
+    let download = swarmgate_webseed::router(source, config)
+        .layer(middleware::from_fn_with_state(state, download_answer));
+    Router::new().nest("/api/download", download)
 }
 
-fn body_length(response: &Response) -> u64 {
-    response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-async fn download_answer(State(state): State<Shared>, request: Request, next: Next) -> Response {
+async fn download_answer(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let key = request.uri().path().trim_start_matches('/').to_owned();
     let is_head = request.method() == axum::http::Method::HEAD;
     let sha256 = match parse_sha256(&key) {
@@ -56,11 +45,11 @@ async fn download_answer(State(state): State<Shared>, request: Request, next: Ne
         return ApiError::no_file(&key).into_response();
     };
     let mut response = next.run(request).await;
-    add(&state.metrics.downloads, 1);
+    state.counters.downloads.inc();
     let status = response.status();
     if status.is_success() {
         if !is_head {
-            add(&state.metrics.download_bytes, body_length(&response));
+            state.counters.download_bytes.inc_by(body_length(&response));
         }
         let headers = response.headers_mut();
         if let Ok(mime) = HeaderValue::from_str(&entry.file.mime) {
@@ -91,21 +80,6 @@ async fn download_answer(State(state): State<Shared>, request: Request, next: Ne
     }
     drop(response);
     answer
-}
-
-async fn webseed_answer(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    let is_head = request.method() == axum::http::Method::HEAD;
-    let response = next.run(request).await;
-    add(&state.metrics.webseed_requests, 1);
-    let status = response.status();
-    if status.is_success() && !is_head {
-        add(&state.metrics.webseed_bytes, body_length(&response));
-    } else if status.is_server_error()
-        || (status.is_client_error() && status != StatusCode::RANGE_NOT_SATISFIABLE)
-    {
-        add(&state.metrics.webseed_errors, 1);
-    }
-    response
 }
 
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` (RFC 6266).

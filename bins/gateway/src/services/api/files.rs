@@ -1,6 +1,7 @@
 //! File list, metadata, deletion, .torrent (BEP 3) and magnet (BEP 9) of stored files.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -8,10 +9,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::upload::FileAnswer;
-use super::{ApiError, blocking, parse_sha256};
-use crate::metrics::add;
-use crate::state::Shared;
+use super::ApiState;
+use super::answer::FileAnswer;
+use crate::http::{ApiError, blocking, parse_sha256};
 
 /// `?offset=&limit=` of the file list.
 #[derive(Debug, Deserialize)]
@@ -43,7 +43,7 @@ pub(super) struct FileList {
 
 /// `GET /api/files`.
 pub(super) async fn list(
-    State(state): State<Shared>,
+    State(state): State<Arc<ApiState>>,
     Query(page): Query<Page>,
 ) -> Result<Json<FileList>, ApiError> {
     if !(1..=1000).contains(&page.limit) {
@@ -53,13 +53,11 @@ pub(super) async fn list(
         ));
     }
     let catalog = state.catalog.clone();
-    let (records, total) = blocking(move || catalog.list(page.offset, page.limit))
-        .await?
-        .map_err(ApiError::internal)?;
-    let files = records
+    let (entries, total) = blocking(move || catalog.list(page.offset, page.limit)).await??;
+    let links = state.catalog.links();
+    let files = entries
         .iter()
-        .filter_map(|record| state.catalog.get(&record.sha256))
-        .map(|entry| FileAnswer::of(&state, &entry))
+        .map(|entry| FileAnswer::of(links, entry))
         .collect();
     Ok(Json(FileList {
         files,
@@ -71,7 +69,7 @@ pub(super) async fn list(
 
 /// `GET /api/files/{sha256}`.
 pub(super) async fn metadata(
-    State(state): State<Shared>,
+    State(state): State<Arc<ApiState>>,
     Path(sha256): Path<String>,
 ) -> Result<Json<FileAnswer>, ApiError> {
     let hash = parse_sha256(&sha256)?;
@@ -79,12 +77,12 @@ pub(super) async fn metadata(
         .catalog
         .get(&hash)
         .ok_or_else(|| ApiError::no_file(&sha256))?;
-    Ok(Json(FileAnswer::of(&state, &entry)))
+    Ok(Json(FileAnswer::of(state.catalog.links(), &entry)))
 }
 
 /// `DELETE /api/files/{sha256}` with `Authorization: Bearer <admin token>`.
 pub(super) async fn delete(
-    State(state): State<Shared>,
+    State(state): State<Arc<ApiState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(sha256): Path<String>,
     headers: HeaderMap,
@@ -110,17 +108,12 @@ pub(super) async fn delete(
         ));
     }
     let hash = parse_sha256(&sha256)?;
-    if let Some(entry) = state.catalog.get(&hash) {
-        crate::serving::unserve(&state, &entry.info_hash);
-    }
     let catalog = state.catalog.clone();
-    let deleted = blocking(move || catalog.delete(&hash))
-        .await?
-        .map_err(ApiError::internal)?;
+    let deleted = blocking(move || catalog.delete(&hash)).await??;
     if !deleted {
         return Err(ApiError::no_file(&sha256));
     }
-    add(&state.metrics.deletes, 1);
+    state.counters.deletes.inc();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,7 +124,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// `GET /api/torrent/{sha256}.torrent`.
 pub(super) async fn torrent(
-    State(state): State<Shared>,
+    State(state): State<Arc<ApiState>>,
     Path(file): Path<String>,
 ) -> Result<Response, ApiError> {
     let key = file.strip_suffix(".torrent").unwrap_or(&file);
@@ -140,9 +133,11 @@ pub(super) async fn torrent(
         .catalog
         .get(&hash)
         .ok_or_else(|| ApiError::no_file(key))?;
-    let bytes = state
-        .links
-        .torrent_file(&hash, entry.torrent.info_bytes(), entry.file.created);
+    let bytes =
+        state
+            .catalog
+            .links()
+            .torrent_file(&hash, entry.torrent.info_bytes(), entry.file.created);
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -158,7 +153,7 @@ pub(super) async fn torrent(
 
 /// `GET /api/magnet/{sha256}`: JSON with the magnet link.
 pub(super) async fn magnet(
-    State(state): State<Shared>,
+    State(state): State<Arc<ApiState>>,
     Path(sha256): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let hash = parse_sha256(&sha256)?;
@@ -166,7 +161,10 @@ pub(super) async fn magnet(
         .catalog
         .get(&hash)
         .ok_or_else(|| ApiError::no_file(&sha256))?;
-    let magnet = state.links.magnet(&hash, entry.info_hash, &entry.file.name);
+    let magnet = state
+        .catalog
+        .links()
+        .magnet(&hash, entry.info_hash, &entry.file.name);
     Ok(Json(serde_json::json!({
         "sha256": hash.to_hex(),
         "info_hash": entry.info_hash.to_string(),

@@ -1,30 +1,30 @@
-//! The HTTP API of DESIGN.md (upload, files, download, .torrent, magnet, stats, health,
-//! metrics), the tracker's HTTP endpoints and the BEP 19 web seed, on one router.
+//! The gateway's HTTP port: one axum server for every service's routes (the API, the tracker's
+//! `/announce` and `/scrape`, the BEP 19 web seed, the statistics), behind one set of guards,
+//! and the error type every handler answers with.
 //!
 //! Errors are JSON `{"error": "...", "code": "..."}` with the status that tells the client what
 //! to do next: 400 fix the request, 401/403 authorise, 404 no such file, 413 too large, 416 bad
 //! range, 429/503 come back after `Retry-After`, 500 our fault.
 
-mod download;
-mod files;
 mod guard;
-mod stats;
-mod upload;
+mod limits;
+pub(crate) mod metrics;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Serialize;
+use swarmgate_catalog::CatalogError;
 use swarmgate_core::Sha256;
+use swarmgate_service::Shutdown;
+use tokio::net::TcpListener;
 
-use crate::state::Shared;
-
-pub(crate) use guard::security_layers;
+pub(crate) use guard::{Guard, HttpCounters, HttpStats, security_layers};
+pub(crate) use limits::IpRateLimit;
 
 /// An API error: status, machine-readable code, human message, optional `Retry-After`.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ impl ApiError {
 
     /// 429 after `wait`.
     pub(crate) fn rate_limited(wait: Duration) -> ApiError {
-        let seconds = crate::limits::retry_after_seconds(wait);
+        let seconds = limits::retry_after_seconds(wait);
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -116,37 +116,12 @@ impl IntoResponse for ApiError {
 
 /// Parses a sha256 path segment (64 hex digits, either case).
 pub(crate) fn parse_sha256(text: &str) -> Result<Sha256, ApiError> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return Err(ApiError::bad_request(
+    Sha256::from_hex(text).map_err(|_| {
+        ApiError::bad_request(
             "invalid_hash",
             format!("{text:?} is not a sha256 (64 hex digits)"),
-        ));
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let hi = hex_digit(pair[0]);
-        let lo = hex_digit(pair[1]);
-        match (hi, lo) {
-            (Some(hi), Some(lo)) => out[i] = hi << 4 | lo,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "invalid_hash",
-                    format!("{text:?} is not a sha256 (64 hex digits)"),
-                ));
-            }
-        }
-    }
-    Ok(Sha256(out))
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+        )
+    })
 }
 
 /// Runs blocking work (SQLite, files) on tokio's blocking pool.
@@ -158,30 +133,54 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)
 }
 
-/// The API routes (the tracker and web seed are mounted by [`crate::server`]).
-pub(crate) fn routes(state: Shared) -> Router {
-    let upload_limit = DefaultBodyLimit::disable();
-    Router::new()
-        .route("/api/upload", post(upload::upload).layer(upload_limit))
-        .route("/api/files", get(files::list))
-        .route(
-            "/api/files/{sha256}",
-            get(files::metadata).delete(files::delete),
-        )
-        .route("/api/torrent/{file}", get(files::torrent))
-        .route("/api/magnet/{sha256}", get(files::magnet))
-        .route("/api/stats", get(stats::stats))
-        .route("/api/p2p/stats", get(stats::p2p))
-        .route("/api/health", get(stats::health))
-        .route("/api/diagnostics", get(stats::diagnostics))
-        .route("/api/webseed/health", get(stats::webseed_health))
-        .route("/metrics", get(stats::metrics))
-        .fallback(not_found)
-        .with_state(state.clone())
-        .merge(download::routes(state))
+impl From<CatalogError> for ApiError {
+    /// The answer to a failed publish, lookup or delete.
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::TooLarge { .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                error.to_string(),
+            ),
+            CatalogError::Truncated { .. } => ApiError::bad_request("truncated", error.to_string()),
+            CatalogError::Idle { .. } => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "timeout", error.to_string())
+            }
+            CatalogError::Interrupted { .. } => {
+                ApiError::bad_request("interrupted", error.to_string())
+            }
+            CatalogError::Empty => ApiError::bad_request("empty", error.to_string()),
+            CatalogError::Busy => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string())
+                    .retry_after(2)
+            }
+            CatalogError::DiskFull => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                error.to_string(),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
 }
 
-async fn not_found() -> ApiError {
+/// Serves `router` on `listener` until `shutdown`, then lets in-flight requests finish (the
+/// supervisor aborts what is still running after its grace period).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.signalled())
+    .await
+}
+
+/// The fallback of the whole port.
+pub(crate) async fn no_route() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such endpoint")
 }
 
@@ -200,5 +199,26 @@ mod tests {
         assert!(parse_sha256("abc").is_err());
         assert!(parse_sha256(&"zz".repeat(32)).is_err());
         assert!(parse_sha256(&"é".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn catalog_errors_answer_what_the_client_can_do() {
+        let status = |error| ApiError::from(error).status;
+        assert_eq!(
+            status(CatalogError::TooLarge { limit: 1 }),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(CatalogError::Idle {
+                idle: Duration::from_secs(1)
+            }),
+            StatusCode::REQUEST_TIMEOUT
+        );
+        assert_eq!(status(CatalogError::Busy), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(CatalogError::Empty), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(CatalogError::DiskFull),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
     }
 }

@@ -1,0 +1,324 @@
+//! Starting and stopping the gateway: bind every socket, open the stores and the catalog, build
+//! the services, plug them in, then serve until the shutdown.
+//!
+//! Sockets are bound before anything is served, so an address in use fails the start with its
+//! name rather than leave a half-started gateway. The services are plugged in one way: routes
+//! merged into the one HTTP port behind the common guards, background work started on the one
+//! supervisor, catalog observers registered once (the seeder before the tracker, so a torrent
+//! is seeded before the tracker hands out the gateway's peer for it). Shutdown stops
+//! accepting, lets in-flight requests finish (an upload either completes and is acknowledged,
+//! or is dropped and leaves nothing), closes the peers and waits for the workers.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use prometheus_client::registry::Registry;
+use swarmgate_blobstore::{ContentOptions, FsContentStore, SqliteStore};
+use swarmgate_catalog::{Catalog, Links, Loaded};
+use swarmgate_service::Supervisor;
+use swarmgate_storage::PieceCache;
+use tokio::net::TcpListener;
+
+use crate::http::metrics::Snapshot;
+use crate::http::{self, Guard, HttpCounters, IpRateLimit};
+use crate::lock::DataDirLock;
+use crate::services::Service;
+use crate::services::api::ApiService;
+use crate::services::seeder::SeederService;
+use crate::services::status::{Sources, StatusService};
+use crate::services::tracker::TrackerService;
+use crate::services::webseed::WebSeedService;
+use crate::settings::{Config, StorageConfig, default_public_url, reachable};
+
+/// The addresses the gateway listens on, as bound (ports resolved).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// API, HTTP tracker, web seed.
+    pub http: SocketAddr,
+    /// UDP tracker.
+    pub udp: SocketAddr,
+    /// Peer listener.
+    pub peer: SocketAddr,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    services: Supervisor,
+    bound: Bound,
+    public_url: String,
+    peer_announce: SocketAddr,
+    loaded: Loaded,
+    grace: Duration,
+    /// Held until the gateway is dropped: one gateway per data folder.
+    _lock: DataDirLock,
+}
+
+impl Gateway {
+    /// Binds, opens and loads everything, and starts serving.
+    pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+        let started = Instant::now();
+        let http_listener = TcpListener::bind(config.http.addr)
+            .await
+            .with_context(|| format!("binding the HTTP address {}", config.http.addr))?;
+        let udp = UdpSocket::bind(config.tracker.udp_addr).with_context(|| {
+            format!(
+                "binding the UDP tracker address {}",
+                config.tracker.udp_addr
+            )
+        })?;
+        let peers = TcpListener::bind(config.peers.addr)
+            .await
+            .with_context(|| format!("binding the peer address {}", config.peers.addr))?;
+        let bound = Bound {
+            http: http_listener.local_addr()?,
+            udp: udp.local_addr()?,
+            peer: peers.local_addr()?,
+        };
+        let public_url = config
+            .http
+            .public_url
+            .clone()
+            .unwrap_or_else(|| default_public_url(bound.http));
+        let links = Links::new(&public_url, Some(bound.udp));
+        let peer_announce = config
+            .peers
+            .announce_addr
+            .unwrap_or_else(|| announce_addr(bound.peer, &public_url));
+
+        let storage = config.storage.clone();
+        let (catalog, loaded, lock) =
+            tokio::task::spawn_blocking(move || open_catalog(&storage, links)).await??;
+        let catalog = Arc::new(catalog);
+
+        let mut registry = Registry::with_prefix("swarmgate");
+        register_catalog_metrics(&mut registry, &catalog);
+        let counters = HttpCounters::register(&mut registry);
+        let seeder = Arc::new(
+            SeederService::start(peers, &config.peers, &mut registry)
+                .context("starting the seeder")?,
+        );
+        let tracker = Arc::new(
+            TrackerService::new(
+                &config.tracker,
+                udp,
+                Arc::clone(&catalog),
+                peer_announce,
+                seeder.dialler(),
+                &mut registry,
+            )
+            .context("configuring the tracker")?,
+        );
+        let api = Arc::new(ApiService::new(
+            Arc::clone(&catalog),
+            config.api.clone(),
+            config.http.request_timeout,
+            counters.rate_limited.clone(),
+            &mut registry,
+        ));
+        let webseed = Arc::new(WebSeedService::new(Arc::clone(&catalog), &mut registry));
+        catalog.observe(Arc::clone(&seeder) as _);
+        catalog.observe(Arc::clone(&tracker) as _);
+
+        let mut services: Vec<Arc<dyn Service>> = vec![
+            Arc::clone(&api) as _,
+            Arc::clone(&webseed) as _,
+            Arc::clone(&tracker) as _,
+            Arc::clone(&seeder) as _,
+        ];
+        let guard = Arc::new(Guard {
+            request_limit: IpRateLimit::per_second(config.http.requests_per_second),
+            request_timeout: config.http.request_timeout,
+            cors_origins: config.http.cors_origins.clone(),
+            counters: counters.clone(),
+        });
+        let status = StatusService::new(Sources {
+            catalog,
+            api,
+            webseed,
+            tracker,
+            seeder,
+            http: counters,
+            services: services.clone(),
+            registry,
+            config: config.clone(),
+            bound,
+            started,
+        });
+        services.push(Arc::new(status));
+
+        let mut supervisor = Supervisor::new();
+        let router = services
+            .iter()
+            .fold(Router::new(), |router, service| {
+                router.merge(service.routes())
+            })
+            .fallback(http::no_route);
+        let router = http::security_layers(router, guard);
+        supervisor.spawn(
+            "http",
+            http::serve(http_listener, router, supervisor.shutdown()),
+        );
+        for service in &services {
+            service.start(&mut supervisor);
+            tracing::debug!(service = service.name(), "started");
+        }
+        if let Some(path) = &config.addresses_file {
+            write_addresses(path, &bound)?;
+        }
+        Ok(Gateway {
+            services: supervisor,
+            bound,
+            public_url,
+            peer_announce,
+            loaded,
+            grace: config.http.request_timeout.max(Duration::from_secs(5)),
+            _lock: lock,
+        })
+    }
+
+    /// The bound addresses.
+    pub fn bound(&self) -> Bound {
+        self.bound
+    }
+
+    /// The public base URL in use.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The address the tracker hands out for the gateway's peer.
+    pub fn peer_announce(&self) -> SocketAddr {
+        self.peer_announce
+    }
+
+    /// What start-up loaded.
+    pub fn loaded(&self) -> Loaded {
+        self.loaded
+    }
+
+    /// Stops serving: the HTTP server finishes in-flight requests (for at most the request
+    /// time limit, at least 5 s; then they are dropped, and a dropped upload leaves nothing),
+    /// the UDP tracker and the seeder stop; returns the first failure of any part.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        Ok(self.services.stop(self.grace).await?)
+    }
+
+    /// Runs until `shutdown` resolves or a part fails, then stops.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        Ok(self.services.run_until(shutdown, self.grace).await?)
+    }
+}
+
+/// Locks the data folder, opens the stores and loads the catalog (blocking).
+fn open_catalog(
+    storage: &StorageConfig,
+    links: Links,
+) -> anyhow::Result<(Catalog, Loaded, DataDirLock)> {
+    let data_dir = &storage.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+    // Before anything reads the folder: a second gateway would sweep the first's uploads as
+    // orphans.
+    let lock = DataDirLock::acquire(data_dir)?;
+    let database = data_dir.join("gateway.db");
+    let meta =
+        SqliteStore::open(&database).with_context(|| format!("opening {}", database.display()))?;
+    let options = ContentOptions {
+        blob_threshold: storage.blob_threshold,
+    };
+    let content = FsContentStore::open_with(data_dir, options)
+        .with_context(|| format!("opening the content store in {}", data_dir.display()))?;
+    let cache = Arc::new(PieceCache::new(storage.cache_size));
+    let (catalog, loaded) = Catalog::open(Arc::new(meta), Arc::new(content), cache, links)
+        .context("loading the stored files")?;
+    Ok((catalog, loaded, lock))
+}
+
+/// The stored files and the piece cache, read at each scrape.
+fn register_catalog_metrics(registry: &mut Registry, catalog: &Arc<Catalog>) {
+    let catalog = Arc::clone(catalog);
+    Snapshot::register(registry, "catalog", move |samples| {
+        let (files, bytes) = catalog.totals();
+        let cache = catalog.cache().stats();
+        samples.gauge("files", "Files stored.", files as u64);
+        samples.gauge("stored_bytes", "Bytes of stored files.", bytes);
+        samples.counter("cache_hits", "Piece cache hits.", cache.hits);
+        samples.counter("cache_misses", "Piece cache misses.", cache.misses);
+        samples.ratio(
+            "cache_hit_ratio",
+            "Piece cache hit ratio.",
+            cache.hit_ratio(),
+        );
+    });
+}
+
+/// Writes the bound addresses as JSON, by a rename, so a reader never sees half of it.
+fn write_addresses(path: &Path, bound: &Bound) -> anyhow::Result<()> {
+    let text = serde_json::json!({
+        "http": bound.http.to_string(),
+        "udp_tracker": bound.udp.to_string(),
+        "peers": bound.peer.to_string(),
+    })
+    .to_string();
+    let partial = path.with_extension(format!("partial{}", std::process::id()));
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .with_context(|| format!("writing the addresses to {}", path.display()))
+}
+
+/// The peer address to hand out: the bound one, or for an unspecified IP the public URL's
+/// host when it is an IP literal, else loopback.
+fn announce_addr(bound: SocketAddr, public_url: &str) -> SocketAddr {
+    if !bound.ip().is_unspecified() {
+        return bound;
+    }
+    let host = public_url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', ':']).next().unwrap_or(""))
+        .unwrap_or("");
+    let ip = host.parse().unwrap_or_else(|_| reachable(bound.ip()));
+    SocketAddr::new(ip, bound.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_announced_peer_follows_the_bound_address_then_the_public_host() {
+        let any: SocketAddr = "0.0.0.0:6881".parse().unwrap();
+        assert_eq!(
+            announce_addr(any, "http://203.0.113.9:9877"),
+            "203.0.113.9:6881".parse().unwrap()
+        );
+        assert_eq!(
+            announce_addr(any, "https://files.example"),
+            "127.0.0.1:6881".parse().unwrap()
+        );
+        let bound: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        assert_eq!(announce_addr(bound, "http://203.0.113.9"), bound);
+    }
+
+    #[test]
+    fn the_addresses_file_is_json_with_the_bound_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("addresses.json");
+        let bound = Bound {
+            http: "127.0.0.1:4001".parse().unwrap(),
+            udp: "127.0.0.1:4002".parse().unwrap(),
+            peer: "127.0.0.1:4003".parse().unwrap(),
+        };
+        write_addresses(&path, &bound).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(written["http"], "127.0.0.1:4001");
+        assert_eq!(written["udp_tracker"], "127.0.0.1:4002");
+        assert_eq!(written["peers"], "127.0.0.1:4003");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,161 @@
+//! The seeder service (BEP 3, 9, 10 on the peer port): every stored file seeded over the peer
+//! wire protocol from one listener, each block read from the file's verified pieces.
+//!
+//! It observes the catalog (a published file is added to the seeder, a removed one taken out)
+//! and, through [`DialLeechers`], the tracker: every peer that announces a served torrent is
+//! dialled, since some clients never dial a peer on their own host or network that a tracker
+//! hands them (Transmission 3.00 ignores loopback peers).
+
+use std::sync::Arc;
+
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use swarmgate_catalog::{CatalogObserver, Entry};
+use swarmgate_core::PeerId;
+use swarmgate_service::Supervisor;
+use swarmgate_session::{Seeder, SeederConfig};
+use swarmgate_tracker::{AnnounceEvent, AnnounceObserver, AnnounceSeen};
+use tokio::net::TcpListener;
+
+use super::Service;
+use crate::http::metrics::Snapshot;
+use crate::settings::PeerConfig;
+
+/// The seeder; see the module docs.
+#[derive(Debug)]
+pub(crate) struct SeederService {
+    seeder: Seeder,
+}
+
+/// The seeder's figures, as `/api/p2p/stats` shows them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct SeederAnswer {
+    /// Torrents seeded (every stored file).
+    pub torrents: usize,
+    /// Peers connected, all torrents.
+    pub peers: usize,
+    /// Payload bytes uploaded to peers.
+    pub uploaded: u64,
+    /// Blocks sent.
+    pub blocks_served: u64,
+    /// Block reads that failed (nothing was sent).
+    pub read_errors: u64,
+    /// Connections refused (over the peer limit, unknown torrent).
+    pub refused: u64,
+}
+
+impl SeederService {
+    /// Starts seeding on `listener` with a peer id of its own.
+    pub(crate) fn start(
+        listener: TcpListener,
+        config: &PeerConfig,
+        registry: &mut Registry,
+    ) -> anyhow::Result<SeederService> {
+        let mut seeder_config = SeederConfig::new(PeerId::swarmgate(random_suffix()));
+        seeder_config.max_connections = config.max_peers;
+        let seeder = Seeder::start(listener, seeder_config)?;
+        let observed = seeder.clone();
+        Snapshot::register(registry, "seeder", move |samples| {
+            let stats = observed.stats();
+            samples.counter("peer_bytes", "Bytes uploaded to peers.", stats.uploaded);
+            samples.gauge(
+                "peers",
+                "Peers connected to the seeder.",
+                stats.peers as u64,
+            );
+        });
+        Ok(SeederService { seeder })
+    }
+
+    /// The figures so far.
+    pub(crate) fn stats(&self) -> SeederAnswer {
+        let stats = self.seeder.stats();
+        SeederAnswer {
+            torrents: stats.torrents,
+            peers: stats.peers,
+            uploaded: stats.uploaded,
+            blocks_served: stats.blocks_served,
+            read_errors: stats.read_errors,
+            refused: stats.refused,
+        }
+    }
+
+    /// What the tracker tells of announcing peers, to dial them.
+    pub(crate) fn dialler(&self) -> Arc<dyn AnnounceObserver> {
+        Arc::new(DialLeechers {
+            seeder: self.seeder.clone(),
+        })
+    }
+}
+
+impl Service for SeederService {
+    fn name(&self) -> &'static str {
+        "seeder"
+    }
+
+    fn start(&self, services: &mut Supervisor) {
+        let seeder = self.seeder.clone();
+        let mut shutdown = services.shutdown();
+        services.spawn("seeder", async move {
+            shutdown.wait().await;
+            seeder.shutdown().await;
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+}
+
+impl CatalogObserver for SeederService {
+    fn published(&self, entry: &Arc<Entry>) {
+        if let Err(error) = self
+            .seeder
+            .add(Arc::clone(&entry.torrent), Arc::new(entry.blocks()))
+        {
+            tracing::error!(%error, sha256 = %entry.sha256(), "cannot seed");
+        }
+    }
+
+    fn removed(&self, entry: &Arc<Entry>) {
+        self.seeder.remove(&entry.info_hash);
+    }
+}
+
+/// Dials every peer that announces a served torrent: leechers, and "seeders" too, since a
+/// magnet client without the metadata announces `left=0` (aria2 does); a real seeder is
+/// dropped as soon as both sides see the other is complete, and the seeder deduplicates. The
+/// dial comes a moment after the announce and only if the peer has not dialled us meanwhile
+/// (libtorrent closes both of two connections that meet head-on, then waits a minute).
+#[derive(Debug)]
+struct DialLeechers {
+    seeder: Seeder,
+}
+
+impl AnnounceObserver for DialLeechers {
+    fn announced(&self, seen: &AnnounceSeen) {
+        if seen.event != AnnounceEvent::Stopped {
+            self.seeder
+                .connect_announced(&seen.info_hash, seen.peer, seen.peer_id);
+        }
+    }
+}
+
+/// Twelve random peer-id characters (the seeder's id differs per run, as clients' do).
+fn random_suffix() -> [u8; 12] {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        return *b"gateway-seed";
+    }
+    bytes.map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_are_random_alphanumerics() {
+        let (a, b) = (random_suffix(), random_suffix());
+        assert!(a.iter().all(u8::is_ascii_alphanumeric));
+        assert_ne!(a, b);
+    }
+}

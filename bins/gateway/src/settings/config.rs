@@ -1,0 +1,335 @@
+//! Everything the gateway runs with, validated: one section per part, each handed to the
+//! service that owns it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use super::Settings;
+use super::sections::{HttpSettings, PeerSettings, StorageSettings};
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Log filter.
+    pub log: String,
+    /// Where to write the bound addresses, if anywhere.
+    pub addresses_file: Option<PathBuf>,
+    /// Stored files.
+    pub storage: StorageConfig,
+    /// The HTTP port and its guards.
+    pub http: HttpConfig,
+    /// Uploads and deletion.
+    pub api: ApiConfig,
+    /// The embedded tracker.
+    pub tracker: TrackerServiceConfig,
+    /// The seeder.
+    pub peers: PeerConfig,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Folder of the database and the content.
+    pub data_dir: PathBuf,
+    /// Size from which files are chunked.
+    pub blob_threshold: u64,
+    /// Piece cache bytes.
+    pub cache_size: u64,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// API, HTTP tracker and web seed.
+    pub addr: SocketAddr,
+    /// Base URL for links, without a trailing slash; `None`: `http://` and the bound HTTP
+    /// address (127.0.0.1 for an unspecified IP).
+    pub public_url: Option<String>,
+    /// CORS origins; empty means any.
+    pub cors_origins: Vec<String>,
+    /// Request time limit (and upload idle limit).
+    pub request_timeout: Duration,
+    /// Requests per second per IP (0: none).
+    pub requests_per_second: u32,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest upload.
+    pub max_upload_size: u64,
+    /// Uploads at once.
+    pub max_concurrent_uploads: usize,
+    /// Uploads per minute per IP (0: none).
+    pub uploads_per_minute: u32,
+    /// Deletion token.
+    pub admin_token: Option<String>,
+}
+
+/// `[tracker]`.
+#[derive(Debug, Clone)]
+pub struct TrackerServiceConfig {
+    /// UDP tracker.
+    pub udp_addr: SocketAddr,
+    /// Track torrents not stored here.
+    pub open: bool,
+    /// Tracker announce interval.
+    pub announce_interval: Duration,
+    /// Announces per second per IP (0: none).
+    pub announces_per_second: u32,
+}
+
+/// `[peers]`.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// Peer listener.
+    pub addr: SocketAddr,
+    /// The gateway's peer as the tracker hands it out; `None`: derived from the bound address.
+    pub announce_addr: Option<SocketAddr>,
+    /// Peers at once.
+    pub max_peers: usize,
+}
+
+impl Config {
+    /// The embedded defaults with `data_dir` and every address on 127.0.0.1 port 0: what
+    /// tests and benchmarks start several gateways side by side with.
+    pub fn loopback(data_dir: impl Into<PathBuf>) -> Config {
+        let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let mut settings = Settings {
+            storage: StorageSettings {
+                data_dir: Some(data_dir.into()),
+                ..StorageSettings::default()
+            },
+            http: HttpSettings {
+                addr: Some(any),
+                ..HttpSettings::default()
+            },
+            peers: PeerSettings {
+                addr: Some(any),
+                ..PeerSettings::default()
+            },
+            ..Settings::default()
+        };
+        settings.tracker.udp_addr = Some(any);
+        settings
+            .resolve_with(Settings::default())
+            .expect("the loopback defaults are valid")
+    }
+
+    /// Fills in the defaults and checks what cannot be right.
+    pub(super) fn validate(s: Settings) -> anyhow::Result<Config> {
+        let http_addr = s
+            .http
+            .addr
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 9877)));
+        let public_url = match s.http.public_url {
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_owned();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("public_url must start with http:// or https://, got {url:?}");
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        let max_concurrent_uploads = s.api.max_concurrent_uploads.unwrap_or(8);
+        if max_concurrent_uploads == 0 {
+            bail!("max_concurrent_uploads must be at least 1");
+        }
+        let request_timeout = Duration::from_secs(s.http.request_timeout.unwrap_or(30));
+        if request_timeout.is_zero() {
+            bail!("request_timeout must be at least 1 second");
+        }
+        let announce_interval = Duration::from_secs(s.tracker.announce_interval.unwrap_or(1800));
+        if announce_interval < Duration::from_secs(10) {
+            bail!("announce_interval must be at least 10 seconds");
+        }
+        let cors_origins = match s.http.cors_origins.as_deref().map(str::trim) {
+            None | Some("*") | Some("") => Vec::new(),
+            Some(list) => list.split(',').map(|o| o.trim().to_owned()).collect(),
+        };
+        if s.api.admin_token.as_deref().is_some_and(|t| t.len() < 16) {
+            bail!("admin_token must be at least 16 characters");
+        }
+        Ok(Config {
+            log: s.log.unwrap_or_else(|| "info".to_owned()),
+            addresses_file: s.addresses_file,
+            storage: StorageConfig {
+                data_dir: s.storage.data_dir.unwrap_or_else(|| PathBuf::from("data")),
+                blob_threshold: s
+                    .storage
+                    .blob_threshold
+                    .unwrap_or(swarmgate_blobstore::DEFAULT_BLOB_THRESHOLD),
+                cache_size: s.storage.cache_size.unwrap_or(256 << 20),
+            },
+            http: HttpConfig {
+                addr: http_addr,
+                public_url,
+                cors_origins,
+                request_timeout,
+                requests_per_second: s.http.requests_per_second.unwrap_or(200),
+            },
+            api: ApiConfig {
+                max_upload_size: s.api.max_upload_size.unwrap_or(10 << 30),
+                max_concurrent_uploads,
+                uploads_per_minute: s.api.uploads_per_minute.unwrap_or(60),
+                admin_token: s.api.admin_token,
+            },
+            tracker: TrackerServiceConfig {
+                udp_addr: s.tracker.udp_addr.unwrap_or(http_addr),
+                open: s.tracker.open.unwrap_or(false),
+                announce_interval,
+                announces_per_second: s.tracker.announces_per_second.unwrap_or(50),
+            },
+            peers: PeerConfig {
+                addr: s
+                    .peers
+                    .addr
+                    .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 6881))),
+                announce_addr: s.peers.announce_addr,
+                max_peers: s.peers.max_peers.unwrap_or(500),
+            },
+        })
+    }
+}
+
+/// The base URL of a gateway whose HTTP socket is bound to `addr`.
+pub(crate) fn default_public_url(addr: SocketAddr) -> String {
+    format!(
+        "http://{}",
+        SocketAddr::new(reachable(addr.ip()), addr.port())
+    )
+}
+
+/// An IP others can reach this host at when the socket is bound to "any".
+pub(crate) fn reachable(ip: IpAddr) -> IpAddr {
+    if ip.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        ip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::parse_size;
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_suffixes_and_refuse_nonsense() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("100m"), Ok(100 << 20));
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn defaults_then_file_then_flags() {
+        let config = Settings::default()
+            .resolve_with(Settings::default())
+            .unwrap();
+        assert_eq!(config.http.addr, "0.0.0.0:9877".parse().unwrap());
+        assert_eq!(config.tracker.udp_addr, config.http.addr);
+        assert_eq!(config.peers.addr, "0.0.0.0:6881".parse().unwrap());
+        assert_eq!(config.http.public_url, None);
+        assert_eq!(config.storage.data_dir, PathBuf::from("data"));
+        assert_eq!(config.storage.blob_threshold, 100 << 20);
+
+        // The first gateway's flat file, and the same in sections.
+        let flat = "http_addr = \"127.0.0.1:8000\"\nmax_upload_size = \"5M\"\ncache_size = 1024\n\
+                    public_url = \"https://files.example/\"\n";
+        let sectioned = "[http]\naddr = \"127.0.0.1:8000\"\npublic_url = \"https://files.example/\"\n\
+                         [api]\nmax_upload_size = \"5M\"\n[storage]\ncache_size = 1024\n";
+        for text in [flat, sectioned] {
+            let file = Settings::from_toml(text).unwrap();
+            let flags =
+                Settings::try_parse_from(["gateway", "--http-addr", "127.0.0.1:9000"]).unwrap();
+            let config = flags.resolve_with(file).unwrap();
+            assert_eq!(config.http.addr, "127.0.0.1:9000".parse().unwrap());
+            assert_eq!(config.api.max_upload_size, 5 << 20);
+            assert_eq!(config.storage.cache_size, 1024);
+            assert_eq!(
+                config.http.public_url.as_deref(),
+                Some("https://files.example")
+            );
+        }
+    }
+
+    #[test]
+    fn every_flag_keeps_its_name() {
+        let flags = Settings::try_parse_from([
+            "gateway",
+            "--data-dir",
+            "/srv/data",
+            "--udp-tracker-addr",
+            "127.0.0.1:7000",
+            "--peer-addr",
+            "127.0.0.1:7001",
+            "--peer-announce-addr",
+            "192.0.2.7:7001",
+            "--open-tracker",
+            "--announce-interval",
+            "60",
+            "--max-peers",
+            "9",
+            "--max-concurrent-uploads",
+            "3",
+            "--addresses-file",
+            "/tmp/addresses.json",
+        ])
+        .unwrap();
+        let config = flags.resolve_with(Settings::default()).unwrap();
+        assert_eq!(config.storage.data_dir, PathBuf::from("/srv/data"));
+        assert_eq!(config.tracker.udp_addr, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(config.peers.addr, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(
+            config.peers.announce_addr,
+            Some("192.0.2.7:7001".parse().unwrap())
+        );
+        assert!(config.tracker.open);
+        assert_eq!(config.tracker.announce_interval, Duration::from_secs(60));
+        assert_eq!(config.peers.max_peers, 9);
+        assert_eq!(config.api.max_concurrent_uploads, 3);
+        assert_eq!(
+            config.addresses_file,
+            Some(PathBuf::from("/tmp/addresses.json"))
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_their_name() {
+        let unknown = Settings::from_toml("htp_addr = \"1.2.3.4:5\"");
+        assert!(format!("{:#}", unknown.unwrap_err()).contains("htp_addr"));
+        let unknown = Settings::from_toml("[http]\nadr = \"1.2.3.4:5\"");
+        assert!(format!("{:#}", unknown.unwrap_err()).contains("adr"));
+        let twice = Settings::from_toml("http_addr = \"1.2.3.4:5\"\n[http]\naddr = \"1.2.3.4:6\"");
+        assert!(twice.unwrap_err().to_string().contains("keep one"));
+        let mut bad = Settings::default();
+        bad.http.public_url = Some("ftp://x".into());
+        assert!(
+            bad.resolve_with(Settings::default())
+                .unwrap_err()
+                .to_string()
+                .contains("public_url")
+        );
+        let mut short = Settings::default();
+        short.api.admin_token = Some("short".into());
+        assert!(short.resolve_with(Settings::default()).is_err());
+    }
+
+    #[test]
+    fn the_loopback_config_binds_port_zero_on_127_0_0_1() {
+        let config = Config::loopback("/tmp/x");
+        assert_eq!(config.http.addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.peers.addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.tracker.udp_addr, "127.0.0.1:0".parse().unwrap());
+    }
+}

@@ -1,0 +1,203 @@
+//! One settings section per part of the gateway: the command-line flags (each also a
+//! `SWARMGATE_*` variable) and the TOML table of that part, with every field optional so that
+//! the layers (file, environment, flags) can be merged field by field.
+//!
+//! A section's TOML keys are its own short names (`[http] addr`), its flags keep the gateway's
+//! long names (`--http-addr`), which are what scripts and tests already pass.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::{deserialize_size, parse_size};
+
+/// Fills each unset field of `$self` from `$below`.
+macro_rules! layered {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl $ty {
+            /// These settings over `below`'s, field by field.
+            pub(crate) fn over(self, below: $ty) -> $ty {
+                $ty { $($field: self.$field.or(below.$field),)* }
+            }
+        }
+    };
+}
+
+/// `[storage]`: where and how stored files are kept.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "Storage")]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Folder of the database (gateway.db) and the content (blobs/, chunks/). [default: ./data]
+    #[arg(long, env = "SWARMGATE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Files of at least this size are stored as 2 MiB chunks, smaller ones as one blob.
+    /// [default: 100M]
+    #[arg(long, env = "SWARMGATE_BLOB_THRESHOLD", value_name = "BYTES", value_parser = parse_size)]
+    #[serde(default, deserialize_with = "deserialize_size")]
+    pub blob_threshold: Option<u64>,
+
+    /// Memory for the piece cache in front of peer and web seed reads. [default: 256M]
+    #[arg(long, env = "SWARMGATE_CACHE_SIZE", value_name = "BYTES", value_parser = parse_size)]
+    #[serde(default, deserialize_with = "deserialize_size")]
+    pub cache_size: Option<u64>,
+}
+layered!(StorageSettings {
+    data_dir,
+    blob_threshold,
+    cache_size
+});
+
+/// `[http]`: the HTTP port (API, HTTP tracker, web seed) and what guards it.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "HTTP")]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address of the HTTP API, the HTTP tracker (/announce, /scrape) and the web seed
+    /// (/webseed/). [default: 0.0.0.0:9877]
+    #[arg(
+        id = "http_addr",
+        long = "http-addr",
+        env = "SWARMGATE_HTTP_ADDR",
+        value_name = "ADDR"
+    )]
+    pub addr: Option<SocketAddr>,
+
+    /// Base URL written into .torrent files, magnet links and upload answers (announce URL,
+    /// web seed). [default: `http://` and the HTTP address, with 127.0.0.1 for an unspecified IP]
+    #[arg(long, env = "SWARMGATE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Origins allowed by CORS, comma-separated, or `*`. [default: *]
+    #[arg(long, env = "SWARMGATE_CORS_ORIGINS", value_name = "ORIGINS")]
+    pub cors_origins: Option<String>,
+
+    /// Seconds a request may take, except the bodies of uploads and downloads (which must
+    /// only keep moving: an upload idle this long is dropped). [default: 30]
+    #[arg(long, env = "SWARMGATE_REQUEST_TIMEOUT", value_name = "SECONDS")]
+    pub request_timeout: Option<u64>,
+
+    /// Download, web seed and API requests per second from one IP address (with a burst of
+    /// twice that); more get 429. 0 = no limit. [default: 200]
+    #[arg(long, env = "SWARMGATE_REQUESTS_PER_SECOND", value_name = "N")]
+    pub requests_per_second: Option<u32>,
+}
+layered!(HttpSettings {
+    addr,
+    public_url,
+    cors_origins,
+    request_timeout,
+    requests_per_second
+});
+
+/// `[api]`: uploads and deletion.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "Uploads and deletion")]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Largest upload accepted, in bytes (K, M, G suffixes are powers of 1024); larger ones
+    /// get 413. [default: 10G]
+    #[arg(long, env = "SWARMGATE_MAX_UPLOAD_SIZE", value_name = "BYTES", value_parser = parse_size)]
+    #[serde(default, deserialize_with = "deserialize_size")]
+    pub max_upload_size: Option<u64>,
+
+    /// Uploads in progress at once, at most; more get 503 with Retry-After. [default: 8]
+    #[arg(long, env = "SWARMGATE_MAX_CONCURRENT_UPLOADS", value_name = "N")]
+    pub max_concurrent_uploads: Option<usize>,
+
+    /// Uploads per minute from one IP address; more get 429. 0 = no limit. [default: 60]
+    #[arg(long, env = "SWARMGATE_UPLOADS_PER_MINUTE", value_name = "N")]
+    pub uploads_per_minute: Option<u32>,
+
+    /// Token that authorises DELETE /api/files/{sha256} (as `Authorization: Bearer TOKEN`).
+    /// Without one, deletion is disabled.
+    #[arg(
+        long,
+        env = "SWARMGATE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+}
+layered!(ApiSettings {
+    max_upload_size,
+    max_concurrent_uploads,
+    uploads_per_minute,
+    admin_token
+});
+
+/// `[tracker]`: the embedded tracker (HTTP on the HTTP port, UDP on its own).
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "Tracker")]
+#[serde(deny_unknown_fields)]
+pub struct TrackerSettings {
+    /// Address of the UDP tracker (BEP 15). [default: the HTTP address's, on UDP]
+    #[arg(
+        long = "udp-tracker-addr",
+        env = "SWARMGATE_UDP_TRACKER_ADDR",
+        value_name = "ADDR"
+    )]
+    pub udp_addr: Option<SocketAddr>,
+
+    /// Track any torrent, not only the files this gateway stores. [default: false]
+    #[arg(
+        long = "open-tracker",
+        env = "SWARMGATE_OPEN_TRACKER",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub open: Option<bool>,
+
+    /// Seconds between a client's announces, as the tracker tells it. [default: 1800]
+    #[arg(long, env = "SWARMGATE_ANNOUNCE_INTERVAL", value_name = "SECONDS")]
+    pub announce_interval: Option<u64>,
+
+    /// Tracker announces and scrapes per second from one IP address (burst: twice that); more
+    /// get 429 (HTTP) or an error (UDP). 0 = no limit. [default: 50]
+    #[arg(long, env = "SWARMGATE_ANNOUNCES_PER_SECOND", value_name = "N")]
+    pub announces_per_second: Option<u32>,
+}
+layered!(TrackerSettings {
+    udp_addr,
+    open,
+    announce_interval,
+    announces_per_second
+});
+
+/// `[peers]`: the peer-wire seeder of every stored file.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "Peers")]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    /// Address the gateway accepts BitTorrent peers on, seeding every stored file.
+    /// [default: 0.0.0.0:6881]
+    #[arg(
+        id = "peer_addr",
+        long = "peer-addr",
+        env = "SWARMGATE_PEER_ADDR",
+        value_name = "ADDR"
+    )]
+    pub addr: Option<SocketAddr>,
+
+    /// The address the tracker hands out for the gateway's own peer. [default: the peer
+    /// address; when its IP is unspecified, the public URL's host if it is an IP, else
+    /// 127.0.0.1]
+    #[arg(
+        long = "peer-announce-addr",
+        env = "SWARMGATE_PEER_ANNOUNCE_ADDR",
+        value_name = "ADDR"
+    )]
+    pub announce_addr: Option<SocketAddr>,
+
+    /// Peers connected at once over all torrents, at most. [default: 500]
+    #[arg(long, env = "SWARMGATE_MAX_PEERS", value_name = "N")]
+    pub max_peers: Option<usize>,
+}
+layered!(PeerSettings {
+    addr,
+    announce_addr,
+    max_peers
+});
