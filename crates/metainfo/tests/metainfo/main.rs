@@ -2,6 +2,7 @@
 //! mktorrent, the validation rules one by one, and property tests.
 
 mod corpus;
+mod golden;
 mod interop;
 mod props;
 mod rules;
