@@ -1,5 +1,6 @@
 //! Integration tests for swarmgate-metainfo: corpus verdicts, interop with libtorrent and
-//! mktorrent, the validation rules one by one, and property tests.
+//! mktorrent, the validation rules one by one, property tests, and the writer's goldens and
+//! round trips.
 
 mod corpus;
 mod golden;
@@ -7,3 +8,4 @@ mod interop;
 mod props;
 mod rules;
 mod support;
+mod writer;
