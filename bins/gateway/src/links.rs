@@ -8,9 +8,8 @@
 
 use std::net::SocketAddr;
 
-use swarmgate_bencode::Encoder;
 use swarmgate_core::{InfoHash, InfoHashV1};
-use swarmgate_metainfo::Magnet;
+use swarmgate_metainfo::{InfoDictionary, Magnet, TorrentFile};
 use swarmgate_storage::Sha256;
 
 /// A file name a BitTorrent client can write anywhere: no directory part, no control
@@ -46,25 +45,9 @@ pub(crate) fn info_dictionary(
     piece_length: u32,
     pieces: &[[u8; 20]],
 ) -> Vec<u8> {
-    let mut joined = Vec::with_capacity(pieces.len() * 20);
-    for piece in pieces {
-        joined.extend_from_slice(piece);
-    }
-    let mut encoder = Encoder::new();
-    encoder
-        .begin_dict()
-        .key(b"length")
-        .int(i64::try_from(length).unwrap_or(i64::MAX))
-        .key(b"name")
-        .str(name)
-        .key(b"piece length")
-        .int(i64::from(piece_length))
-        .key(b"pieces")
-        .bytes(&joined)
-        .end();
-    encoder
-        .finish()
-        .expect("keys are written in order, one value each")
+    InfoDictionary::single_file(name, length, u64::from(piece_length), pieces)
+        .expect("the ingest hashes a non-empty file, one SHA-1 per piece")
+        .to_bytes()
 }
 
 /// The gateway's URLs, from its public base URL.
@@ -121,29 +104,17 @@ impl Links {
     /// A .torrent around the stored `info` dictionary: announce and announce-list (one tier per
     /// tracker), `url-list` with the web seed, `created by`, `creation date`.
     pub(crate) fn torrent_file(&self, sha256: &Sha256, info: &[u8], created: u64) -> Vec<u8> {
-        let trackers = self.trackers();
-        let mut encoder = Encoder::new();
-        encoder.begin_dict().key(b"announce").str(&trackers[0]);
-        encoder.key(b"announce-list").begin_list();
-        for tracker in &trackers {
-            encoder.begin_list().str(tracker).end();
-        }
-        encoder.end();
-        encoder
-            .key(b"created by")
-            .str(concat!("swarmgate/", env!("CARGO_PKG_VERSION")))
-            .key(b"creation date")
-            .int(i64::try_from(created).unwrap_or(0))
-            .key(b"info")
-            .raw(info)
-            .key(b"url-list")
-            .begin_list()
-            .str(&self.webseed(sha256))
-            .end()
-            .end();
-        encoder
-            .finish()
-            .expect("keys in order and a valid stored info dictionary")
+        self.trackers()
+            .into_iter()
+            .fold(TorrentFile::new(), TorrentFile::tracker)
+            .always_announce_list(true)
+            .created_by(Some(
+                concat!("swarmgate/", env!("CARGO_PKG_VERSION")).into(),
+            ))
+            .creation_date(Some(i64::try_from(created).unwrap_or(0)))
+            .web_seed(self.webseed(sha256))
+            .write(info)
+            .expect("a valid stored info dictionary")
     }
 
     /// The magnet link: info-hash, name, trackers, web seed.
