@@ -8,10 +8,8 @@
 
 use std::net::SocketAddr;
 
-use swarmgate_bencode::Encoder;
-use swarmgate_core::Sha256;
-use swarmgate_core::{InfoHash, InfoHashV1};
-use swarmgate_metainfo::Magnet;
+use swarmgate_core::{InfoHash, InfoHashV1, Sha256};
+use swarmgate_metainfo::{InfoDictionary, Magnet, TorrentFile, WriteError};
 
 /// A file name a BitTorrent client can write anywhere: no directory part, no control
 /// characters, no `.`/`..`, at most 200 bytes (cut on a character boundary); `fallback` when
@@ -39,32 +37,15 @@ pub fn sanitize_name(raw: &str, fallback: &str) -> String {
     name
 }
 
-/// The bencoded info dictionary of a single-file v1 torrent.
+/// The bencoded info dictionary of a single-file v1 torrent (an error when the parts do not
+/// describe one: no bytes, or a piece hash count that does not fit the length).
 pub(crate) fn info_dictionary(
     name: &str,
     length: u64,
     piece_length: u32,
     pieces: &[[u8; 20]],
-) -> Vec<u8> {
-    let mut joined = Vec::with_capacity(pieces.len() * 20);
-    for piece in pieces {
-        joined.extend_from_slice(piece);
-    }
-    let mut encoder = Encoder::new();
-    encoder
-        .begin_dict()
-        .key(b"length")
-        .int(i64::try_from(length).unwrap_or(i64::MAX))
-        .key(b"name")
-        .str(name)
-        .key(b"piece length")
-        .int(i64::from(piece_length))
-        .key(b"pieces")
-        .bytes(&joined)
-        .end();
-    encoder
-        .finish()
-        .expect("keys are written in order, one value each")
+) -> Result<Vec<u8>, WriteError> {
+    Ok(InfoDictionary::single_file(name, length, u64::from(piece_length), pieces)?.to_bytes())
 }
 
 /// The gateway's URLs, from its public base URL.
@@ -121,29 +102,17 @@ impl Links {
     /// A .torrent around the stored `info` dictionary: announce and announce-list (one tier per
     /// tracker), `url-list` with the web seed, `created by`, `creation date`.
     pub fn torrent_file(&self, sha256: &Sha256, info: &[u8], created: u64) -> Vec<u8> {
-        let trackers = self.trackers();
-        let mut encoder = Encoder::new();
-        encoder.begin_dict().key(b"announce").str(&trackers[0]);
-        encoder.key(b"announce-list").begin_list();
-        for tracker in &trackers {
-            encoder.begin_list().str(tracker).end();
-        }
-        encoder.end();
-        encoder
-            .key(b"created by")
-            .str(concat!("swarmgate/", env!("CARGO_PKG_VERSION")))
-            .key(b"creation date")
-            .int(i64::try_from(created).unwrap_or(0))
-            .key(b"info")
-            .raw(info)
-            .key(b"url-list")
-            .begin_list()
-            .str(&self.webseed(sha256))
-            .end()
-            .end();
-        encoder
-            .finish()
-            .expect("keys in order and a valid stored info dictionary")
+        self.trackers()
+            .into_iter()
+            .fold(TorrentFile::new(), TorrentFile::tracker)
+            .always_announce_list(true)
+            .created_by(Some(
+                concat!("swarmgate/", env!("CARGO_PKG_VERSION")).into(),
+            ))
+            .creation_date(Some(i64::try_from(created).unwrap_or(0)))
+            .web_seed(self.webseed(sha256))
+            .write(info)
+            .expect("a valid stored info dictionary")
     }
 
     /// The magnet link: info-hash, name, trackers, web seed.
@@ -199,7 +168,9 @@ mod tests {
             5_000_000,
             1 << 21,
             &[[1; 20], [2; 20], [3; 20]],
-        );
+        )
+        .unwrap();
+        assert!(info_dictionary("x", 5_000_000, 1 << 21, &[[1; 20]]).is_err());
         let links = Links::new(
             "http://127.0.0.1:9877/",
             Some("0.0.0.0:9877".parse().unwrap()),

@@ -132,7 +132,8 @@ impl Catalog {
             return Err(CatalogError::Busy);
         }
         let name = sanitize_name(&request.name, &sha256.to_hex());
-        let info = info_dictionary(&name, ingested.size, PIECE_LENGTH, &ingested.piece_sha1);
+        let info = info_dictionary(&name, ingested.size, PIECE_LENGTH, &ingested.piece_sha1)
+            .map_err(|e| bad(&sha256, &e.to_string()))?;
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

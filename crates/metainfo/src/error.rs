@@ -1,8 +1,11 @@
-//! Why a torrent or a magnet link was refused, naming the field and what was wrong with it.
+//! Why a torrent or a magnet link was refused, naming the field and what was wrong with it, and
+//! why the writer would not write one.
 //!
 //! One enum for the parser, because a caller can do the same thing with every variant (report it
 //! and drop the torrent); the variants exist so that the message names the problem precisely, the
-//! way libtorrent's error codes do, and so that tests can assert which rule fired.
+//! way libtorrent's error codes do, and so that tests can assert which rule fired. The writer has
+//! its own enum: its errors are the caller's mistakes (parts that do not fit together), never
+//! hostile input.
 
 use swarmgate_bencode::DecodeError;
 
@@ -71,6 +74,72 @@ impl MetainfoError {
             reason: reason.into(),
         }
     }
+}
+
+/// Parts that do not make a valid torrent, refused by [`crate::InfoDictionary`] or
+/// [`crate::TorrentFile`] instead of being written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The piece length is 0 or above `u32::MAX` (what parsers accept), or, for a hybrid torrent,
+    /// not a power of two of at least 16 KiB (BEP 52).
+    #[error("piece length {0} is not valid for this torrent")]
+    PieceLength(u64),
+    /// The files add up to 0 bytes, which no torrent may hold.
+    #[error("the torrent holds no data (total length 0)")]
+    NoData,
+    /// The total length does not fit a bencode integer (`i64`).
+    #[error("the total length does not fit in a signed 64-bit integer")]
+    TooLong,
+    /// The number of SHA-1 piece hashes is not the number of pieces that the length and the
+    /// piece length make.
+    #[error("{actual} piece hashes for {expected} pieces")]
+    PieceCount {
+        /// The total length divided by the piece length, rounded up.
+        expected: u64,
+        /// The number of hashes given.
+        actual: usize,
+    },
+    /// A multi-file torrent lists no file.
+    #[error("a multi-file torrent needs at least one file")]
+    NoFiles,
+    /// A file's path is empty or has an empty component (or a hybrid single-file torrent's name
+    /// is empty: a v2 file tree has no empty names).
+    #[error("file {index}: empty path or path component")]
+    EmptyPath {
+        /// The file's index in the list given (pads included).
+        index: usize,
+    },
+    /// A hybrid torrent's `pieces root`s are not one per non-empty file.
+    #[error("{actual} pieces roots for {expected} non-empty files")]
+    PiecesRoots {
+        /// The number of non-empty files.
+        expected: usize,
+        /// The number of roots given.
+        actual: usize,
+    },
+    /// A file cannot stand in both views of a hybrid torrent: it is not after the previous file
+    /// in path order (the v2 file tree's order, which the v1 list must follow), its path is also
+    /// a folder, it does not start on a piece boundary, or its `pieces root` is all zeros.
+    #[error("file {index}: {reason}")]
+    Hybrid {
+        /// The file's index in the list given (pads included).
+        index: usize,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The `info` bytes do not hold a dictionary.
+    #[error("the info bytes are not a bencoded dictionary")]
+    InfoNotADictionary,
+    /// The `info` bytes are not exactly one valid bencode value.
+    #[error("the info bytes are not valid bencode: {0}")]
+    InvalidInfo(#[source] DecodeError),
+    /// A `piece layers` entry is empty or not a whole number of 32-byte hashes.
+    #[error("a piece layer of {length} bytes is not a whole, non-zero number of 32-byte hashes")]
+    PieceLayer {
+        /// The layer's length in bytes.
+        length: usize,
+    },
 }
 
 /// A magnet link that cannot be used.

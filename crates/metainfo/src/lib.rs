@@ -13,9 +13,13 @@
 //! - [`Magnet`] parses and formats magnet links (BEP 9, 53).
 //! - [`TorrentBuilder`] creates v1 and hybrid torrents from a file or folder, hashing on every
 //!   core, with [`choose_piece_length`] picking a power of two that gives 1,250-2,500 pieces.
+//! - [`InfoDictionary`] and [`TorrentFile`] write `info` dictionaries and `.torrent` files from
+//!   parts already computed (piece hashes, files, trackers): the builder's last step, and the
+//!   only torrent writer of the workspace.
 //!
 //! It does no network I/O; the builder reads files, nothing else does. Its entry types are
-//! [`Torrent`], [`Magnet`] and [`TorrentBuilder`].
+//! [`Torrent`], [`Magnet`], [`TorrentBuilder`] and, to write a torrent from hashes already
+//! known, [`InfoDictionary`].
 //!
 //! ```
 //! use swarmgate_metainfo::{Magnet, Torrent, TorrentBuilder};
@@ -47,12 +51,14 @@ mod path;
 mod torrent;
 mod v1;
 mod v2;
+mod writer;
 
 pub use builder::{
     BuildError, CreatedTorrent, MAX_AUTO_PIECE_LENGTH, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH,
     TorrentBuilder, choose_piece_length,
 };
-pub use error::{MagnetError, MetainfoError};
+pub use error::{MagnetError, MetainfoError, WriteError};
 pub use layout::{FileAttributes, FileEntry, FileLayout, FileSpan, FileSpans};
 pub use magnet::Magnet;
 pub use torrent::{ParseLimits, Torrent, Warning};
+pub use writer::{InfoDictionary, InfoFile, TorrentFile};

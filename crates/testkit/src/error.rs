@@ -65,9 +65,9 @@ pub enum FixtureError {
         /// The second of the colliding paths.
         path: String,
     },
-    /// The bencode encoder refused the dictionary: a bug in the fixture builder.
-    #[error("encoding the torrent failed: {0}")]
-    Encode(#[from] swarmgate_bencode::EncodeError),
+    /// The metainfo writer refused the parts of the torrent: a bug in the fixture builder.
+    #[error("writing the torrent failed: {0}")]
+    Write(#[from] swarmgate_metainfo::WriteError),
     /// The metainfo parser refused the torrent built: a bug in the builder or the parser.
     #[error("the built torrent does not parse: {0}")]
     Metainfo(#[from] swarmgate_metainfo::MetainfoError),

@@ -1,11 +1,11 @@
 //! BEP 3 / BEP 47 torrent fixtures: valid v1 torrents with deterministic random content.
 //!
-//! A [`TorrentFixture`] writes the `info` dictionary with `swarmgate-bencode`'s canonical
-//! [`Encoder`], hashes the pieces with SHA-1, and parses the result back with
-//! [`Torrent::from_bytes`], so a fixture is always a torrent the rest of Swarmgate accepts, and
-//! [`Fixture::data`] is always what its piece hashes describe. Content comes from [`SimRng`]
-//! seeded with the fixture's seed: the same builder calls give the same bytes and the same
-//! info-hash on every run.
+//! A [`TorrentFixture`] hashes the pieces with SHA-1, writes the torrent with
+//! `swarmgate-metainfo`'s writer ([`InfoDictionary`], [`TorrentFile`], the one the torrent builder
+//! uses) and parses the result back with [`Torrent::from_bytes`], so a fixture is always a
+//! torrent the rest of Swarmgate accepts, and [`Fixture::data`] is always what its piece hashes
+//! describe. Content comes from [`SimRng`] seeded with the fixture's seed: the same builder calls
+//! give the same bytes and the same info-hash on every run.
 //!
 //! With [`TorrentFixture::pad_files`], every file but the last is followed by a BEP 47 pad file
 //! (`attr` = `p`, path `.pad/<length>`) so the next file starts on a piece boundary: the v1 view
@@ -15,9 +15,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
-use swarmgate_bencode::Encoder;
 use swarmgate_core::{BlockRef, InfoHash};
-use swarmgate_metainfo::{Magnet, Torrent};
+use swarmgate_metainfo::{InfoDictionary, InfoFile, Magnet, Torrent, TorrentFile};
 
 use crate::error::FixtureError;
 use crate::rng::SimRng;
@@ -151,20 +150,17 @@ impl TorrentFixture {
         let paths = check_paths(&files)?;
         let single = files.len() == 1 && paths[0].len() == 1;
 
-        // The layout: (path or None for a pad, length).
-        let last_with_data = files.iter().rposition(|(_, len)| *len > 0);
-        let mut layout: Vec<(Option<&[String]>, u64)> = Vec::with_capacity(files.len() * 2);
-        for (index, ((_, length), path)) in files.iter().zip(&paths).enumerate() {
-            layout.push((Some(path), *length));
-            let gap = (p - length % p) % p;
-            if self.pad_files && !single && *length > 0 && gap > 0 && Some(index) != last_with_data
-            {
-                layout.push((None, gap));
-            }
-        }
+        let layout = InfoFile::laid_out(
+            paths
+                .iter()
+                .zip(&files)
+                .map(|(path, (_, length))| (&path[..], *length)),
+            p,
+            self.pad_files && !single,
+        );
         let total = layout
             .iter()
-            .try_fold(0u64, |sum, (_, len)| sum.checked_add(*len))
+            .try_fold(0u64, |sum, file| sum.checked_add(file.length()))
             .and_then(|t| usize::try_from(t).ok())
             .ok_or(FixtureError::PieceLength(p))?;
         if total == 0 {
@@ -174,75 +170,30 @@ impl TorrentFixture {
         let mut rng = SimRng::new(self.seed);
         let mut data = vec![0u8; total];
         let mut offset = 0usize;
-        for (path, length) in &layout {
-            let length = *length as usize;
-            if path.is_some() {
+        for file in &layout {
+            let length = file.length() as usize;
+            if let InfoFile::Data { .. } = file {
                 rng.fill_bytes(&mut data[offset..offset + length]);
             }
             offset += length;
         }
-        let pieces: Vec<u8> = data
+        let pieces: Vec<[u8; 20]> = data
             .chunks(p as usize)
-            .flat_map(|piece| <[u8; 20]>::from(Sha1::digest(piece)))
+            .map(|piece| Sha1::digest(piece).into())
             .collect();
 
-        let mut e = Encoder::with_capacity(pieces.len() + 256 + layout.len() * 64);
-        e.begin_dict();
-        if let Some(first) = self.trackers.first() {
-            e.key(b"announce").str(first);
-        }
-        if self.trackers.len() > 1 {
-            e.key(b"announce-list").begin_list();
-            for tracker in &self.trackers {
-                e.begin_list().str(tracker).end();
-            }
-            e.end();
-        }
-        e.key(b"created by").str("swarmgate-testkit");
-        e.key(b"info").begin_dict();
-        if !single {
-            e.key(b"files").begin_list();
-            for (path, length) in &layout {
-                e.begin_dict();
-                if path.is_none() {
-                    e.key(b"attr").str("p");
-                }
-                e.key(b"length").int(*length as i64);
-                e.key(b"path").begin_list();
-                match path {
-                    Some(components) => components.iter().for_each(|c| {
-                        e.str(c);
-                    }),
-                    None => {
-                        e.str(".pad").str(&length.to_string());
-                    }
-                }
-                e.end().end();
-            }
-            e.end();
-        } else {
-            e.key(b"length").int(total as i64);
-        }
-        let name = match single {
-            true => paths[0][0].as_str(),
-            false => self.name.as_str(),
+        let info = match single {
+            true => InfoDictionary::single_file(&paths[0][0], total as u64, p, &pieces)?,
+            false => InfoDictionary::multi_file(&self.name, &layout, p, &pieces)?,
         };
-        e.key(b"name").str(name);
-        e.key(b"piece length").int(p as i64);
-        e.key(b"pieces").bytes(&pieces);
-        if self.private {
-            e.key(b"private").int(1);
+        let mut top_level = TorrentFile::new().created_by(Some("swarmgate-testkit".into()));
+        for url in self.trackers {
+            top_level = top_level.tracker(url);
         }
-        e.end();
-        if !self.web_seeds.is_empty() {
-            e.key(b"url-list").begin_list();
-            for url in &self.web_seeds {
-                e.str(url);
-            }
-            e.end();
+        for url in self.web_seeds {
+            top_level = top_level.web_seed(url);
         }
-        e.end();
-        let torrent_bytes = e.finish()?;
+        let torrent_bytes = top_level.write(&info.private(self.private).to_bytes())?;
         let torrent = Torrent::from_bytes(&torrent_bytes)?;
         Ok(Fixture {
             torrent,

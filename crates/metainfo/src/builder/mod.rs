@@ -3,18 +3,20 @@
 //! Folder contents are sorted by path so the same folder always gives the same info-hash;
 //! symlinks and special files are skipped (a torrent of a folder carries its regular files).
 //! Hybrid torrents align every file to a piece boundary with BEP 47 pad files, as libtorrent
-//! does, so v1 and v2 clients share one swarm. The output is re-parsed by [`Torrent::from_bytes`]
-//! before it is returned: the builder cannot emit a torrent that our own parser refuses.
+//! does, so v1 and v2 clients share one swarm. Once the pieces are hashed, the crate's writer
+//! ([`InfoDictionary`], [`TorrentFile`]) writes the torrent; the output is re-parsed by
+//! [`Torrent::from_bytes`] before it is returned: the builder cannot emit a torrent that our own
+//! parser refuses.
 
 mod hasher;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use swarmgate_bencode::{Encoder, OwnedValue};
-
+use crate::error::WriteError;
 use crate::merkle;
 use crate::torrent::Torrent;
+use crate::writer::{InfoDictionary, InfoFile, TorrentFile};
 use hasher::{Access, Source, hash_pieces};
 
 /// The smallest piece length the builder chooses or accepts: one 16 KiB block.
@@ -57,6 +59,10 @@ pub enum BuildError {
         /// The file that changed.
         path: PathBuf,
     },
+    /// The input is more than a torrent can describe (a total length beyond `i64`, more pieces
+    /// than a `u32` counts).
+    #[error("cannot write the torrent: {0}")]
+    Write(#[from] WriteError),
 }
 
 impl BuildError {
@@ -104,13 +110,10 @@ pub struct CreatedTorrent {
 pub struct TorrentBuilder {
     root: PathBuf,
     piece_length: Option<u64>,
-    trackers: Vec<Vec<String>>,
-    web_seeds: Vec<String>,
+    /// Trackers, web seeds, comment, created by, creation date.
+    top_level: TorrentFile,
     private: bool,
     hybrid: bool,
-    comment: Option<String>,
-    created_by: Option<String>,
-    creation_date: Option<i64>,
     threads: usize,
     memory_map: bool,
 }
@@ -125,13 +128,13 @@ impl TorrentBuilder {
         Self {
             root: path.into(),
             piece_length: None,
-            trackers: Vec::new(),
-            web_seeds: Vec::new(),
+            top_level: TorrentFile::new()
+                .created_by(Some(
+                    concat!("Swarmgate/", env!("CARGO_PKG_VERSION")).into(),
+                ))
+                .creation_date(now.map(|d| d.as_secs() as i64)),
             private: false,
             hybrid: false,
-            comment: None,
-            created_by: Some(concat!("Swarmgate/", env!("CARGO_PKG_VERSION")).to_string()),
-            creation_date: now.map(|d| d.as_secs() as i64),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_map: true,
         }
@@ -145,13 +148,13 @@ impl TorrentBuilder {
 
     /// Adds a tracker in a tier of its own (BEP 12 `announce-list`).
     pub fn tracker(mut self, url: impl Into<String>) -> Self {
-        self.trackers.push(vec![url.into()]);
+        self.top_level = self.top_level.tracker(url);
         self
     }
 
     /// Adds a web seed URL (BEP 19 `url-list`).
     pub fn web_seed(mut self, url: impl Into<String>) -> Self {
-        self.web_seeds.push(url.into());
+        self.top_level = self.top_level.web_seed(url);
         self
     }
 
@@ -169,19 +172,19 @@ impl TorrentBuilder {
 
     /// Sets the `comment`.
     pub fn comment(mut self, comment: impl Into<String>) -> Self {
-        self.comment = Some(comment.into());
+        self.top_level = self.top_level.comment(Some(comment.into()));
         self
     }
 
     /// Sets or clears `created by`.
     pub fn created_by(mut self, created_by: Option<String>) -> Self {
-        self.created_by = created_by;
+        self.top_level = self.top_level.created_by(created_by);
         self
     }
 
     /// Sets or clears `creation date` (clear it for reproducible output).
     pub fn creation_date(mut self, seconds: Option<i64>) -> Self {
-        self.creation_date = seconds;
+        self.top_level = self.top_level.creation_date(seconds);
         self
     }
 
@@ -228,7 +231,15 @@ impl TorrentBuilder {
             Some(p) => return Err(BuildError::PieceLength(p)),
             None => choose_piece_length(data),
         };
-        let sources = layout_sources(&input.files, piece_length, self.hybrid);
+        let files = InfoFile::laid_out(
+            input
+                .files
+                .iter()
+                .map(|f| (f.torrent_path.as_slice(), f.length)),
+            piece_length,
+            self.hybrid,
+        );
+        let sources = disk_sources(&input.files, &files);
         let hashes = hash_pieces(
             &sources,
             piece_length,
@@ -241,93 +252,26 @@ impl TorrentBuilder {
             },
             &mut progress,
         )?;
-        let pieces: Vec<u8> = hashes.sha1.concat();
 
-        let mut info = BTreeMap::new();
-        info.insert(b"name".to_vec(), OwnedValue::from(input.name.as_str()));
-        info.insert(
-            b"piece length".to_vec(),
-            OwnedValue::Int(piece_length as i64),
-        );
-        info.insert(b"pieces".to_vec(), OwnedValue::Bytes(pieces));
-        if self.private {
-            info.insert(b"private".to_vec(), OwnedValue::Int(1));
+        let (roots, layers) = match self.hybrid {
+            true => v2_roots_and_layers(&files, &hashes.leaves, piece_length),
+            false => (Vec::new(), BTreeMap::new()),
+        };
+        let mut info = match input.single_file {
+            true => InfoDictionary::single_file(&input.name, data, piece_length, &hashes.sha1)?,
+            false => InfoDictionary::multi_file(&input.name, &files, piece_length, &hashes.sha1)?,
         }
-        if input.single_file {
-            info.insert(b"length".to_vec(), OwnedValue::Int(data as i64));
-        } else {
-            let files = sources
-                .iter()
-                .zip(source_paths(&input.files, &sources))
-                .map(|(s, path)| {
-                    let mut entry = BTreeMap::new();
-                    if s.path.is_none() {
-                        entry.insert(b"attr".to_vec(), OwnedValue::from("p"));
-                    }
-                    entry.insert(b"length".to_vec(), OwnedValue::Int(s.length as i64));
-                    entry.insert(
-                        b"path".to_vec(),
-                        OwnedValue::List(
-                            path.iter().map(|c| OwnedValue::from(c.as_str())).collect(),
-                        ),
-                    );
-                    OwnedValue::Dict(entry)
-                });
-            info.insert(b"files".to_vec(), OwnedValue::List(files.collect()));
-        }
-        let mut layers = BTreeMap::new();
+        .private(self.private);
         if self.hybrid {
-            let tree = v2_file_tree(&input, &sources, &hashes.leaves, piece_length, &mut layers);
-            info.insert(b"file tree".to_vec(), tree);
-            info.insert(b"meta version".to_vec(), OwnedValue::Int(2));
+            info = info.hybrid(&roots)?;
         }
-        let info_bytes = OwnedValue::Dict(info).encode();
-        let bytes = self.encode_top_level(&info_bytes, layers);
+        let bytes = self
+            .top_level
+            .piece_layers(layers)
+            .write(&info.to_bytes())?;
         let torrent =
             Torrent::from_bytes(&bytes).expect("the builder emits torrents its own parser accepts");
         Ok(CreatedTorrent { bytes, torrent })
-    }
-
-    fn encode_top_level(&self, info: &[u8], layers: BTreeMap<Vec<u8>, OwnedValue>) -> Vec<u8> {
-        let mut e = Encoder::with_capacity(info.len() + 1024);
-        e.begin_dict();
-        if let Some(first) = self.trackers.first().and_then(|t| t.first()) {
-            e.key(b"announce").str(first);
-        }
-        if self.trackers.len() > 1 {
-            e.key(b"announce-list").begin_list();
-            for tier in &self.trackers {
-                e.begin_list();
-                for url in tier {
-                    e.str(url);
-                }
-                e.end();
-            }
-            e.end();
-        }
-        if let Some(comment) = &self.comment {
-            e.key(b"comment").str(comment);
-        }
-        if let Some(created_by) = &self.created_by {
-            e.key(b"created by").str(created_by);
-        }
-        if let Some(date) = self.creation_date {
-            e.key(b"creation date").int(date);
-        }
-        e.key(b"info").raw(info);
-        if !layers.is_empty() {
-            e.key(b"piece layers")
-                .raw(&OwnedValue::Dict(layers).encode());
-        }
-        if !self.web_seeds.is_empty() {
-            e.key(b"url-list").begin_list();
-            for url in &self.web_seeds {
-                e.str(url);
-            }
-            e.end();
-        }
-        e.end();
-        e.finish().expect("keys are written in sorted order")
     }
 }
 
@@ -400,95 +344,56 @@ fn scan(root: &Path) -> Result<Input, BuildError> {
     })
 }
 
-/// The files end to end; for hybrid torrents, a pad after each non-empty file but the last so
-/// that every file starts on a piece boundary.
-fn layout_sources(files: &[InputFile], piece_length: u64, hybrid: bool) -> Vec<Source> {
-    let mut out = Vec::with_capacity(files.len() * 2);
-    let last_with_data = files.iter().rposition(|f| f.length > 0);
-    for (index, file) in files.iter().enumerate() {
-        out.push(Source {
-            path: Some(file.disk_path.clone()),
-            length: file.length,
-        });
-        let gap = (piece_length - file.length % piece_length) % piece_length;
-        if hybrid && file.length > 0 && gap > 0 && Some(index) != last_with_data {
-            out.push(Source {
-                path: None,
-                length: gap,
-            });
-        }
-    }
-    out
-}
-
-/// The torrent path of each source: the file's path below the root, or `.pad/N` for a pad.
-fn source_paths(files: &[InputFile], sources: &[Source]) -> Vec<Vec<String>> {
-    let mut files = files.iter();
-    sources
+/// What the hasher reads for each entry of `files`: the input file on disk, or zeros for a pad.
+fn disk_sources(input: &[InputFile], files: &[InfoFile<'_>]) -> Vec<Source> {
+    let mut input = input.iter();
+    files
         .iter()
-        .map(|s| match s.path {
-            Some(_) => files
-                .next()
-                .expect("one input file per file source")
-                .torrent_path
-                .clone(),
-            None => vec![".pad".to_string(), s.length.to_string()],
+        .map(|file| Source {
+            path: match file {
+                InfoFile::Data { .. } => Some(
+                    input
+                        .next()
+                        .expect("one input file per data entry")
+                        .disk_path
+                        .clone(),
+                ),
+                InfoFile::Pad { .. } => None,
+            },
+            length: file.length(),
         })
         .collect()
 }
 
-/// Builds the BEP 52 `file tree` and fills `layers` with the piece layers of multi-piece files.
-fn v2_file_tree(
-    input: &Input,
-    sources: &[Source],
+/// The BEP 52 `pieces root` of each non-empty file, and the piece layers of the files larger
+/// than a piece, from the 16 KiB leaves of each piece.
+fn v2_roots_and_layers(
+    files: &[InfoFile<'_>],
     leaves: &[Vec<merkle::Hash32>],
     piece_length: u64,
-    layers: &mut BTreeMap<Vec<u8>, OwnedValue>,
-) -> OwnedValue {
-    let mut tree = BTreeMap::new();
+) -> (Vec<merkle::Hash32>, BTreeMap<merkle::Hash32, Vec<u8>>) {
+    let mut roots = Vec::new();
+    let mut layers = BTreeMap::new();
     let mut offset = 0u64;
-    let mut files = input.files.iter();
-    for source in sources {
+    for file in files {
         let start = offset;
-        offset += source.length;
-        if source.path.is_none() {
+        offset += file.length();
+        let InfoFile::Data { length, .. } = *file else {
+            continue;
+        };
+        if length == 0 {
             continue;
         }
-        let file = files.next().expect("one input file per file source");
-        let mut properties = BTreeMap::new();
-        properties.insert(b"length".to_vec(), OwnedValue::Int(file.length as i64));
-        if file.length > 0 {
-            let first = (start / piece_length) as usize;
-            let last = file.length.div_ceil(piece_length) as usize + first;
-            let file_leaves: Vec<merkle::Hash32> = leaves[first..last].concat();
-            let (layer, root) = merkle::layer_and_root(&file_leaves, file.length, piece_length);
-            properties.insert(b"pieces root".to_vec(), OwnedValue::Bytes(root.to_vec()));
-            if !layer.is_empty() {
-                layers.insert(root.to_vec(), OwnedValue::Bytes(layer.concat()));
-            }
+        let first = (start / piece_length) as usize;
+        let last = length.div_ceil(piece_length) as usize + first;
+        let file_leaves: Vec<merkle::Hash32> = leaves[first..last].concat();
+        let (layer, root) = merkle::layer_and_root(&file_leaves, length, piece_length);
+        if !layer.is_empty() {
+            layers.insert(root, layer.concat());
         }
-        insert_leaf(&mut tree, &file.torrent_path, properties);
+        roots.push(root);
     }
-    OwnedValue::Dict(tree)
-}
-
-fn insert_leaf(
-    tree: &mut BTreeMap<Vec<u8>, OwnedValue>,
-    path: &[String],
-    properties: BTreeMap<Vec<u8>, OwnedValue>,
-) {
-    let (first, rest) = path.split_first().expect("paths are never empty");
-    let node = tree
-        .entry(first.as_bytes().to_vec())
-        .or_insert_with(|| OwnedValue::Dict(BTreeMap::new()));
-    let OwnedValue::Dict(children) = node else {
-        unreachable!("tree nodes are dictionaries")
-    };
-    if rest.is_empty() {
-        children.insert(Vec::new(), OwnedValue::Dict(properties));
-    } else {
-        insert_leaf(children, rest, properties);
-    }
+    (roots, layers)
 }
 
 #[cfg(test)]

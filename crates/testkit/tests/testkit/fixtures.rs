@@ -264,3 +264,75 @@ fn asking_for_a_piece_past_the_end_panics_with_a_message() {
     let fixture = TorrentFixture::new(11).build();
     let _ = fixture.piece(9);
 }
+
+/// The SHA-1 of each case's `.torrent`, recorded from the hand-written encoder that the metainfo
+/// crate's torrent writer replaced: fixtures keep their exact bytes (and so their info-hashes).
+#[test]
+fn fixtures_keep_the_bytes_they_always_had() {
+    let cases = [
+        (
+            "default",
+            TorrentFixture::new(1),
+            "d669af57ed3df94ebd88e8675ddf4ccf0f7ff54d",
+        ),
+        (
+            "single file, odd piece length",
+            TorrentFixture::new(2)
+                .piece_length(1_000)
+                .file("one.bin", 4_321),
+            "4aec66b6edca26f0c7c3d10dd3784d399e068b12",
+        ),
+        (
+            "multi-file with an empty file",
+            TorrentFixture::new(4)
+                .piece_length(16 * 1024)
+                .name("set")
+                .file("a.bin", 10_000)
+                .file("dir/b.bin", 0)
+                .file("dir/c.bin", 30_000),
+            "42f2c5c1f12d64c25a5f335b6fa01517fbb4f48b",
+        ),
+        (
+            "pad files",
+            TorrentFixture::new(5)
+                .piece_length(16 * 1024)
+                .file("album/a.flac", 40_000)
+                .file("album/empty", 0)
+                .file("album/b.flac", 10_000)
+                .file("album/c.flac", 16 * 1024)
+                .file("album/d.flac", 5)
+                .pad_files(true),
+            "5bad94fe19dbbef342b536dc6248f1b164a1f2ae",
+        ),
+        (
+            "one tracker",
+            TorrentFixture::new(6).tracker("http://127.0.0.1:9877/announce"),
+            "60647732b6c8174df1ffd5c782e16c6af3abee5c",
+        ),
+        (
+            "trackers, web seeds, private",
+            TorrentFixture::new(9)
+                .file("d/x", 3)
+                .tracker("http://127.0.0.1:9877/announce")
+                .tracker("udp://127.0.0.1:9877")
+                .web_seed("http://127.0.0.1:9877/webseed/")
+                .web_seed("http://127.0.0.1:9878/")
+                .private(true),
+            "72e9f458ac68ae47c87899002b4144c7bb148e48",
+        ),
+    ];
+    let actual: Vec<(&str, String)> = cases
+        .iter()
+        .map(|(label, builder, _)| {
+            let bytes = builder.clone().build().torrent_bytes;
+            let hex = Sha1::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (*label, hex)
+        })
+        .collect();
+    for ((label, got), (_, _, want)) in actual.iter().zip(&cases) {
+        assert_eq!(got, want, "{label}: {actual:#?}");
+    }
+}
