@@ -10,9 +10,13 @@
 //! (swarmgate-tracker) or touch files (swarmgate-storage): it composes them.
 //!
 //! Two layers:
-//! - [`Engine`], a sans-IO state machine: bytes and verdicts in, bytes and disk work out, time
-//!   passed in as `now`. It builds with `--no-default-features` and runs deterministically in
-//!   simulation (swarmgate-testkit).
+//! - [`Engine`], a sans-IO state machine: bytes and verdicts in; bytes, [`EngineCommand`]s (work
+//!   the driver must carry out: connect, disconnect, write, verify, read, fetch) and
+//!   [`EngineEvent`]s (news it may observe: verified, failed, banned, endgame, complete) out;
+//!   time passed in as `now`. [`Engine`]'s docs give the call order and what each command wants
+//!   back. [`drive`] runs that order over an [`EngineIo`], one method per command, and every
+//!   driver below (and the simulation in the tests) is one. It builds with
+//!   `--no-default-features` and runs deterministically in simulation (swarmgate-testkit).
 //! - [`run`] (feature `tokio`, on by default): the engine over TCP sockets, disk threads and
 //!   tracker announces; `swarm download` is a thin shell around it.
 //! - [`Seeder`] (feature `tokio`): many torrents seeded from one listening port, one engine task
@@ -50,8 +54,8 @@ pub use driver::{
     RunError, Summary, resolve_magnet, run,
 };
 pub use engine::{
-    DisconnectReason, Engine, EngineConfig, EngineEvent, EngineStats, PieceCheck, WEB_SEED_BACKOFF,
-    WebSeedFailure,
+    DisconnectReason, Engine, EngineCommand, EngineConfig, EngineEvent, EngineIo, EngineStats,
+    PieceCheck, WEB_SEED_BACKOFF, WebSeedFailure, drive,
 };
 pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};
 #[cfg(feature = "tokio")]

@@ -11,5 +11,6 @@ mod seeder;
 mod sim;
 #[path = "session/swarm_sim.rs"]
 mod swarm_sim;
+#[cfg(feature = "tokio")]
 #[path = "session/web_seed.rs"]
 mod web_seed;

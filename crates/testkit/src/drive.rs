@@ -1,12 +1,15 @@
 //! Simulated TCP (no BEP): driving sans-IO state machines over a [`SimNet`] in virtual time.
 //!
 //! A state machine in Swarmgate takes `handle_*(now, input)` calls, emits bytes through
-//! `poll_transmit` and asks to be woken through `poll_timeout`. [`SimHost`] is the glue a test
-//! writes once for all its machines: hand a [`Delivery`] to the machine at `delivery.node`,
-//! report the earliest timer, fire due timers, and move whatever the machines want to send into
-//! the network. [`SimNet::drive`] then alternates network events and timers in time order, each
-//! at its own instant, until the host is done, the deadline passes, or nothing is left to
-//! happen.
+//! `poll_transmit` and asks to be woken through `poll_timeout`; the torrent engine also gives
+//! commands (`poll_command`: dial, close, write, verify, read) and events (`poll_event`).
+//! [`SimHost`] is the glue a test writes once for all its machines: hand a [`Delivery`] to the
+//! machine at `delivery.node`, report the earliest timer, fire due timers, and carry out what
+//! the machines ask for at [`SimNet::now`] (sends, connects and closes through the network, disk
+//! work in memory). For engines, swarmgate-session's simulation harness does the carrying out
+//! with the session crate's own `drive`, the loop its real drivers run. [`SimNet::drive`] then
+//! alternates network events and timers in time order, each at its own instant, until the host
+//! is done, the deadline passes, or nothing is left to happen.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +29,8 @@ pub trait SimHost {
     }
 
     /// Called when the time from [`SimHost::poll_timeout`] has come: fire the machines' timers
-    /// (`handle_timeout(net.now())`) and flush what they want to send.
+    /// (`handle_timeout(net.now())`) and carry out what they then ask for (bytes to send,
+    /// commands).
     fn on_timeout(&mut self, net: &mut SimNet) {
         let _ = net;
     }

@@ -2,7 +2,8 @@
 //! Swarmgate's state machines.
 //!
 //! Swarmgate's protocol machines are sans-IO: they take `handle_*(now, input)` calls, emit bytes
-//! through `poll_transmit` and ask for wake-ups through `poll_timeout`. This crate gives their
+//! through `poll_transmit` (and, for the torrent engine, commands through `poll_command`) and
+//! ask for wake-ups through `poll_timeout`. This crate gives their
 //! tests a world to run in with no sockets, no clock and no threads, so a swarm of twenty peers
 //! runs in milliseconds and the same seed gives the same run, delivery for delivery. It owns:
 //!

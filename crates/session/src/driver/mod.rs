@@ -1,19 +1,21 @@
 //! The tokio driver: one torrent's engine over real sockets, disk threads and trackers.
 //!
-//! [`run`] opens the torrent's files, checks what is already on disk (so a restarted download
-//! fetches only what is missing), then loops: bytes from peers, disk results, tracker peers and
-//! timers go into the [`Engine`]; its transmits go to the sockets and its disk work to the disk
-//! threads. It returns when every piece is verified (or, when seeding, when `shutdown` resolves),
-//! after flushing the files and announcing `stopped`. Whatever happens, only verified pieces are
-//! ever reported as done or uploaded.
+//! [`run`] goes through named steps: open the torrent's files and check what is already on disk
+//! ([`check_existing`], so a restarted download fetches only what is missing), build the engine
+//! ([`build_engine`]), start the disk threads, listener, web seeds and announcer
+//! ([`Download::start`]), then loop turn by turn ([`Download::run`]: carry out what the engine
+//! asked for through [`drive`](crate::drive), then hand it the next input), and end
+//! ([`Download::finish`]: peers closed, files flushed, `stopped` announced). It returns when
+//! every piece is verified (or, when seeding, when `shutdown` resolves). Whatever happens, only
+//! verified pieces are ever reported as done or uploaded.
 
 mod announce;
 mod disk;
+mod download;
 mod magnet;
 mod net;
 mod web_seed;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,28 +24,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use swarmgate_core::{InfoHash, PeerId};
+use swarmgate_core::{Bitfield, InfoHash, InfoHashV1, PeerId};
 use swarmgate_metainfo::Torrent;
 use swarmgate_rank::Source;
 use swarmgate_storage::{StorageError, TorrentStorage};
-use swarmgate_tracker::{Announcer, AnnouncerConfig, Progress as TrackerProgress};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::time::Interval;
 
-use crate::engine::{Engine, EngineConfig, EngineEvent, EngineStats};
-use crate::picker::PeerKey;
-use announce::AnnounceTask;
-use disk::{Disk, DiskDone, DiskJob};
+use crate::engine::{Engine, EngineConfig, EngineStats};
+use download::Download;
 pub use magnet::{MagnetError, MagnetOptions, resolve_magnet};
-use net::{Connection, Inbound};
 pub use web_seed::{FetchError, FetchFuture, PieceFetcher};
 
-/// Messages from the network waiting for the engine, at most: with reads of up to 256 KiB this
-/// bounds what sits between the sockets and the engine at 16 MiB.
-const INBOUND_QUEUE: usize = 64;
-
-/// Inbound messages handled in one turn of the loop, at most, after the one that woke it.
-const INBOUND_BATCH: usize = 31;
+/// How often a run reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// How to run one torrent.
 #[derive(Debug)]
@@ -167,12 +161,38 @@ pub async fn run(
     };
     let storage = Arc::new(TorrentStorage::open(&config.output, &torrent)?);
     tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    let have = check_existing(
+        &storage,
+        &torrent,
+        &config,
+        started,
+        &mut tick,
+        &mut progress,
+    )
+    .await?;
+    let pieces_on_disk = have.count();
+    let engine = build_engine(&torrent, &mut config, info_hash, have);
+    let mut download = Download::start(engine, torrent, storage, config, info_hash, started, tick);
+    download.run(shutdown.as_mut(), &mut progress).await;
+    download.finish(pieces_on_disk).await
+}
 
+/// Hashes what is already on disk on the blocking pool, reporting [`Phase::Checking`] at each
+/// tick: the pieces found valid.
+async fn check_existing(
+    storage: &Arc<TorrentStorage>,
+    torrent: &Torrent,
+    config: &RunConfig,
+    started: Instant,
+    tick: &mut Interval,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<Bitfield, StorageError> {
     let checked = Arc::new(AtomicU64::new(0));
     let total = torrent.total_length();
     let check = tokio::task::spawn_blocking({
         let (storage, checked, threads) =
-            (Arc::clone(&storage), Arc::clone(&checked), config.threads);
+            (Arc::clone(storage), Arc::clone(&checked), config.threads);
         move || {
             storage.check_existing(threads, &mut |done, _| {
                 checked.store(done, Ordering::Relaxed)
@@ -180,237 +200,41 @@ pub async fn run(
         }
     });
     tokio::pin!(check);
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let have = loop {
+    loop {
         tokio::select! {
-            result = &mut check => break result.expect("the resume check does not panic")?,
+            result = &mut check => return result.expect("the resume check does not panic"),
             _ = tick.tick() => progress(&Progress {
                 phase: Phase::Checking(checked.load(Ordering::Relaxed), total),
                 stats: EngineStats::default(),
                 elapsed: started.elapsed(),
             }),
         }
-    };
-    let pieces_on_disk = have.count();
+    }
+}
 
-    let listen_port = config
-        .listener
-        .as_ref()
-        .and_then(|l| l.local_addr().ok())
-        .map(|a| a.port());
+/// The engine for `torrent` with `have` on disk, given `config`'s peers to dial.
+fn build_engine(
+    torrent: &Torrent,
+    config: &mut RunConfig,
+    info_hash: InfoHashV1,
+    have: Bitfield,
+) -> Engine {
     let mut engine_config =
         EngineConfig::new(info_hash, config.peer_id, torrent.layout().geometry());
     engine_config.metadata = Some(Bytes::copy_from_slice(torrent.info_bytes()));
-    engine_config.listen_port = listen_port;
+    engine_config.listen_port = listen_port(config);
     engine_config.max_peers = config.max_peers;
     engine_config.seed = config.seed_rng;
     let mut engine = Engine::new(engine_config, have, Instant::now());
     engine.add_peers(Instant::now(), config.peers.drain(..), Source::Manual);
-    if config.use_web_seeds && !engine.is_complete() {
-        for url in torrent.web_seeds() {
-            let seed = swarmgate_webseed::WebSeed::new(url.clone(), Arc::clone(&torrent));
-            config.web_seeds.push(Arc::new(seed));
-        }
-    }
-    let web_seeds: HashMap<PeerKey, Arc<dyn PieceFetcher>> = config
-        .web_seeds
-        .drain(..)
-        .map(|fetcher| (engine.add_web_seed(Instant::now()), fetcher))
-        .collect();
-
-    let (inbound_tx, mut inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let disk = Disk::start(Arc::clone(&storage), Arc::clone(&torrent), done_tx);
-    let listener = config
-        .listener
-        .take()
-        .map(|l| net::listen(l, inbound_tx.clone()));
-    let totals = |stats: &EngineStats| TrackerProgress {
-        uploaded: stats.uploaded,
-        downloaded: stats.downloaded,
-        left: torrent
-            .total_length()
-            .saturating_sub(u64::from(stats.pieces_have) * u64::from(torrent.piece_length())),
-    };
-    let mut trackers = torrent.trackers().to_vec();
-    trackers.append(&mut config.trackers);
-    let announcer = (config.use_trackers && !trackers.is_empty()).then(|| {
-        let mut tracker_config = AnnouncerConfig::new(config.peer_id, listen_port.unwrap_or(0));
-        tracker_config.seed = config.seed_rng;
-        let stats = engine.stats(Instant::now());
-        AnnounceTask::start(
-            Announcer::new(trackers, tracker_config),
-            info_hash,
-            totals(&stats),
-            inbound_tx.clone(),
-        )
-    });
-
-    let mut connections: HashMap<PeerKey, Connection> = HashMap::new();
-    let mut failure = None;
-    let mut download_time = None;
-    if engine.is_complete() {
-        download_time = Some(started.elapsed());
-    }
-    loop {
-        // Carry out what the engine asked for.
-        while let Some((key, bytes)) = engine.poll_transmit() {
-            if let Some(connection) = connections.get(&key) {
-                connection.send(bytes);
-            }
-        }
-        let mut completed = false;
-        let mut jobs = Vec::new();
-        while let Some(event) = engine.poll_event() {
-            match event {
-                EngineEvent::Connect { key, addr } => net::dial(key, addr, inbound_tx.clone()),
-                EngineEvent::Disconnect { key, .. } => {
-                    connections.remove(&key);
-                }
-                EngineEvent::WriteBlock { block, data } => {
-                    jobs.push(DiskJob::Write { block, data })
-                }
-                EngineEvent::VerifyPiece {
-                    piece,
-                    block_digests,
-                } => jobs.push(DiskJob::Verify {
-                    piece,
-                    block_digests,
-                }),
-                EngineEvent::ReadBlock { key, block } => jobs.push(DiskJob::Read { key, block }),
-                EngineEvent::FetchPiece { key, piece } => {
-                    if let Some(fetcher) = web_seeds.get(&key) {
-                        web_seed::start_fetch(key, piece, Arc::clone(fetcher), inbound_tx.clone());
-                    }
-                }
-                EngineEvent::Complete => completed = true,
-                EngineEvent::PieceVerified(_)
-                | EngineEvent::PieceFailed { .. }
-                | EngineEvent::Banned(_)
-                | EngineEvent::PieceStarted { .. }
-                | EngineEvent::EndgameStarted => {}
-            }
-        }
-        if completed {
-            download_time.get_or_insert(started.elapsed());
-            if config.sync_on_complete {
-                jobs.push(DiskJob::Flush);
-            }
-        }
-        disk.submit(jobs).await;
-        if completed {
-            if let Some(announcer) = &announcer {
-                announcer.completed();
-            }
-        }
-        if engine.is_complete() && !config.seed {
-            break;
-        }
-        if failure.is_some() {
-            break;
-        }
-
-        let deadline = engine
-            .poll_timeout()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            Some(done) = done_rx.recv() => {
-                let now = Instant::now();
-                match done {
-                    DiskDone::Checked { piece, check } => engine.handle_piece_checked(now, piece, check),
-                    DiskDone::Read { key, block, data } => engine.handle_block_read(now, key, block, data),
-                    DiskDone::Failed(error) => failure = Some(error),
-                }
-            }
-            Some(message) = inbound_rx.recv() => {
-                handle_inbound(&mut engine, &mut connections, message, &inbound_tx);
-                // Take what else is waiting before the next turn, so one turn (and one disk
-                // batch) covers many blocks; bounded to keep batches small.
-                for _ in 0..INBOUND_BATCH {
-                    let Ok(message) = inbound_rx.try_recv() else { break };
-                    handle_inbound(&mut engine, &mut connections, message, &inbound_tx);
-                }
-            }
-            () = tokio::time::sleep_until(deadline.into()) => engine.handle_timeout(Instant::now()),
-            _ = tick.tick() => {
-                let stats = engine.stats(Instant::now());
-                if let Some(announcer) = &announcer {
-                    announcer.update(totals(&stats));
-                }
-                let phase = if engine.is_complete() { Phase::Seeding } else { Phase::Downloading };
-                progress(&Progress { phase, stats, elapsed: started.elapsed() });
-            }
-        }
-    }
-
-    engine.shutdown(Instant::now());
-    connections.clear();
-    if let Some(listener) = listener {
-        listener.abort();
-    }
-    if !engine.is_complete() {
-        disk.submit(vec![DiskJob::Flush]).await;
-    }
-    tokio::task::spawn_blocking(move || disk.stop())
-        .await
-        .expect("the disk thread stops cleanly");
-    // A flush error reported while stopping still counts.
-    while let Ok(done) = done_rx.try_recv() {
-        if let DiskDone::Failed(error) = done {
-            failure.get_or_insert(error);
-        }
-    }
-    let stats = engine.stats(Instant::now());
-    if let Some(announcer) = announcer {
-        announcer.stop(totals(&stats)).await;
-    }
-    if let Some(error) = failure {
-        return Err(error.into());
-    }
-    Ok(Summary {
-        complete: engine.is_complete(),
-        stats,
-        pieces_on_disk,
-        size: torrent.data_length(),
-        download_time: download_time.unwrap_or_else(|| started.elapsed()),
-        elapsed: started.elapsed(),
-    })
+    engine
 }
 
-fn handle_inbound(
-    engine: &mut Engine,
-    connections: &mut HashMap<PeerKey, Connection>,
-    message: Inbound,
-    inbound: &mpsc::Sender<Inbound>,
-) {
-    let now = Instant::now();
-    match message {
-        Inbound::Connected { key, stream } => {
-            connections.insert(key, net::start(key, stream, inbound.clone()));
-            engine.handle_connected(now, key);
-        }
-        Inbound::ConnectFailed { key } => engine.handle_connect_failed(now, key),
-        Inbound::Incoming {
-            addr,
-            handshake,
-            stream,
-        } => {
-            if let Some(key) = engine.handle_incoming(now, addr, handshake) {
-                connections.insert(key, net::start(key, stream, inbound.clone()));
-            }
-        }
-        Inbound::Data { key, bytes } => engine.handle_peer_data(now, key, &bytes),
-        Inbound::Written { key, bytes } => engine.handle_peer_written(key, bytes),
-        Inbound::Closed { key } => {
-            connections.remove(&key);
-            engine.handle_peer_closed(now, key);
-        }
-        Inbound::Peers { addrs, source } => engine.add_peers(now, addrs, source),
-        Inbound::WebSeedPiece { key, piece, result } => match result {
-            Ok(data) => engine.handle_web_seed_piece(now, key, piece, data),
-            Err(error) => engine.handle_web_seed_failed(now, key, piece, error.failure),
-        },
-    }
+/// The port of `config`'s listener, announced to trackers and peers.
+fn listen_port(config: &RunConfig) -> Option<u16> {
+    config
+        .listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
 }

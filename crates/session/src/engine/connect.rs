@@ -14,7 +14,7 @@ use swarmgate_peer::{PeerSession, Role};
 use swarmgate_rank::{PeerFacts, Source, connect_order};
 
 use super::peer::Peer;
-use super::{Engine, EngineEvent};
+use super::{Engine, EngineCommand};
 use crate::picker::PeerKey;
 
 const RETRY_BASE: Duration = Duration::from_secs(15);
@@ -91,7 +91,7 @@ impl Candidates {
 }
 
 impl Engine {
-    /// The driver opened a connection to `addr` on its own (not for an [`EngineEvent::Connect`]):
+    /// The driver opened a connection to `addr` on its own (not for an [`EngineCommand::Connect`]):
     /// the peer joins as the initiator side (our handshake is the first thing sent) without
     /// becoming a candidate, so it is never redialled by the engine. Returns its key, or `None`
     /// when `max_peers` are connected, the address is banned or already connected.
@@ -164,7 +164,8 @@ impl Engine {
             self.candidates.connected(addr);
             self.connecting.insert(key, (addr, source));
             self.addresses.insert(key, addr);
-            self.events.push_back(EngineEvent::Connect { key, addr });
+            self.commands
+                .push_back(EngineCommand::Connect { key, addr });
         }
     }
 }

@@ -1,20 +1,41 @@
 //! The sans-IO torrent engine: every peer of one torrent, the piece picker and the choker.
 //!
 //! The engine is a state machine in the shape of quinn-proto: the driver feeds it what happened
-//! (`handle_connected`, `handle_peer_data`, `handle_piece_checked`, `handle_block_read`,
-//! `handle_timeout`, each with `now`) and carries out what it asks for (`poll_transmit` gives
-//! bytes for a peer, `poll_event` gives connects, disk writes, piece checks and disk reads,
-//! `poll_timeout` says when to call back). It owns no socket, file, clock or global RNG, so the
-//! same engine runs over TCP in `swarm download` and over testkit's simulated network in tests.
+//! (`handle_*`, each with `now`) and carries out what it asks for. It owns no socket, file, clock
+//! or global RNG, so the same engine runs over TCP in `swarm download`, in the gateway's seeder
+//! and over testkit's simulated network in tests. [`Engine`]'s docs give the call order.
 //!
 //! Block data never stays here: a block that arrives is handed out at once as
-//! [`EngineEvent::WriteBlock`], and a piece whose blocks are all written is handed out as
-//! [`EngineEvent::VerifyPiece`]. Only a verified piece is counted as had, announced with `have`
+//! [`EngineCommand::WriteBlock`], and a piece whose blocks are all written is handed out as
+//! [`EngineCommand::VerifyPiece`]. Only a verified piece is counted as had, announced with `have`
 //! or served to other peers. Memory is a few hundred bytes per piece in progress and per peer,
 //! whatever the size of the torrent.
+//!
+//! # Commands and events: two types, two queues
+//!
+//! What comes out besides bytes is of two kinds, told apart by type and by queue, as quinn-proto
+//! tells the endpoint's events (`poll_endpoint_events`) from the application's (`poll`):
+//! [`Engine::poll_command`] gives [`EngineCommand`]s, work the driver must carry out and mostly
+//! answer (connect, disconnect, write, verify, read, fetch); [`Engine::poll_event`] gives
+//! [`EngineEvent`]s, news it may observe (a piece verified or failed, a ban, a piece started,
+//! endgame, complete).
+//!
+//! Why not one enum of both kinds: a driver that cares about a few notifications writes
+//! `_ => {}` for the rest, and that arm also swallows a command added later, which compiles and
+//! then stalls a download. Why not one poll returning `Command(..)` or `Event(..)`: every arm
+//! nests a level deeper and `_ => {}` is just as easy to write. With two types a match over
+//! commands has nothing it may ignore, so it is written without a wildcard, and it is written
+//! once: [`drive`] drains the three queues into an [`EngineIo`], which has one required method
+//! per command. The download driver, the seeder's torrent task and the simulation each implement
+//! it, so a new command does not compile until every one of them carries it out.
+//!
+//! Events need not be drained: a seeding engine emits one (`Complete`) and a download a few per
+//! piece it fetches and one per ban, so a driver that never reads them (the seeder) holds a
+//! bounded handful. Commands are never optional.
 
 mod choke;
 mod connect;
+mod drive;
 mod peer;
 mod rate;
 mod react;
@@ -32,15 +53,61 @@ use swarmgate_rank::Source;
 
 use crate::picker::{PeerKey, PiecePicker};
 use connect::Candidates;
+pub use drive::{EngineIo, drive};
 use peer::Peer;
 use swarmgate_core::SplitMix64;
-pub use types::{DisconnectReason, EngineConfig, EngineEvent, EngineStats, PieceCheck};
+pub use types::{
+    DisconnectReason, EngineCommand, EngineConfig, EngineEvent, EngineStats, PieceCheck,
+};
 pub use web_seed::{WEB_SEED_BACKOFF, WebSeedFailure};
 
 /// Who sent one block of a piece that failed, and the SHA-1 of what they sent.
 type BlockSender = (SocketAddr, PeerKey, Option<[u8; 20]>);
 
-/// One torrent's peers, pieces and choices; see the module docs.
+/// One torrent's peers, pieces and choices: a sans-IO state machine its driver feeds and drains.
+///
+/// # Driving an engine
+///
+/// The engine does no I/O and reads no clock; its driver owns the sockets, the storage and the
+/// timer, and keeps to this order (as quinn-proto's `Connection` asks of its endpoint):
+///
+/// 1. **Feed it** what happened, each call with the [`Instant`] it happened at:
+///    - where peers are: [`add_peers`](Self::add_peers) (candidates it dials when it has room),
+///      [`handle_incoming`](Self::handle_incoming) (a peer dialled us and sent its handshake),
+///      [`handle_dialled`](Self::handle_dialled) (we dialled on our own), and
+///      [`add_web_seed`](Self::add_web_seed);
+///    - a peer's socket: [`handle_peer_data`](Self::handle_peer_data),
+///      [`handle_peer_written`](Self::handle_peer_written),
+///      [`handle_peer_closed`](Self::handle_peer_closed);
+///    - the answers to its commands (the table below);
+///    - time: [`handle_timeout`](Self::handle_timeout) once the instant from
+///      [`poll_timeout`](Self::poll_timeout) has come.
+/// 2. **Drain it** after every call that fed it, until all three queues are empty:
+///    [`poll_transmit`](Self::poll_transmit) (bytes for a peer's socket, in order),
+///    [`poll_command`](Self::poll_command) (work it must do, in order) and
+///    [`poll_event`](Self::poll_event) (news it may use). Carrying out a command may feed the
+///    engine again at once (a cache hit, a refused dial, a simulated disk), which gives more
+///    output; [`drive`] runs this loop over an [`EngineIo`] and is what every driver in the
+///    workspace uses.
+/// 3. **Sleep** until the next input or [`poll_timeout`](Self::poll_timeout), whichever comes
+///    first, then go back to 1.
+///
+/// What the driver owes for each output:
+///
+/// | output | the driver | and reports with |
+/// |---|---|---|
+/// | `poll_transmit` bytes for `key` | queues them on `key`'s socket | [`handle_peer_written`](Self::handle_peer_written) as they reach it |
+/// | [`Connect`](EngineCommand::Connect) | opens a TCP connection | [`handle_connected`](Self::handle_connected) or [`handle_connect_failed`](Self::handle_connect_failed) |
+/// | [`Disconnect`](EngineCommand::Disconnect) | closes the socket | nothing: the peer is forgotten |
+/// | [`WriteBlock`](EngineCommand::WriteBlock) | writes it before its piece is hashed | nothing: its piece's verify answers |
+/// | [`VerifyPiece`](EngineCommand::VerifyPiece) | hashes the piece once its writes are done | [`handle_piece_checked`](Self::handle_piece_checked) |
+/// | [`ReadBlock`](EngineCommand::ReadBlock) | reads the block | [`handle_block_read`](Self::handle_block_read) |
+/// | [`FetchPiece`](EngineCommand::FetchPiece) | fetches the piece from the web seed | [`handle_web_seed_piece`](Self::handle_web_seed_piece) or [`handle_web_seed_failed`](Self::handle_web_seed_failed) |
+/// | any [`EngineEvent`] | may log, count or act on it | nothing |
+///
+/// A socket that closes on its own is reported with
+/// [`handle_peer_closed`](Self::handle_peer_closed) (harmless for a peer already disconnected).
+/// To stop, call [`shutdown`](Self::shutdown) and carry out the disconnects it gives.
 pub struct Engine {
     config: EngineConfig,
     picker: PiecePicker,
@@ -54,6 +121,7 @@ pub struct Engine {
     next_key: u64,
     dirty: Vec<PeerKey>,
     transmit: VecDeque<(PeerKey, Bytes)>,
+    commands: VecDeque<EngineCommand>,
     events: VecDeque<EngineEvent>,
     suspects: HashMap<PieceIndex, Vec<BlockSender>>,
     choker: choke::Choker,
@@ -86,6 +154,7 @@ impl Engine {
             next_key: 1,
             dirty: Vec::new(),
             transmit: VecDeque::new(),
+            commands: VecDeque::new(),
             events: VecDeque::new(),
             suspects: HashMap::new(),
             choker: choke::Choker::new(now, &config),
@@ -150,7 +219,7 @@ impl Engine {
         self.connect_more(now);
     }
 
-    /// The connection to `key` (from [`EngineEvent::Connect`]) is open.
+    /// The connection to `key` (from [`EngineCommand::Connect`]) is open.
     pub fn handle_connected(&mut self, now: Instant, key: PeerKey) {
         let Some((addr, source)) = self.connecting.remove(&key) else {
             return;
@@ -213,7 +282,9 @@ impl Engine {
 
     /// `bytes` of what [`poll_transmit`](Self::poll_transmit) gave for `key` have reached the
     /// socket: more uploads may be read from disk.
-    pub fn handle_peer_written(&mut self, key: PeerKey, bytes: usize) {
+    pub fn handle_peer_written(&mut self, now: Instant, key: PeerKey, bytes: usize) {
+        // Every input carries its time; how fast a socket drains is not used (yet).
+        let _ = now;
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.unsent = peer.unsent.saturating_sub(bytes);
             self.issue_reads(key);
@@ -227,7 +298,7 @@ impl Engine {
         self.connect_more(now);
     }
 
-    /// The verdict on a piece handed out with [`EngineEvent::VerifyPiece`].
+    /// The verdict on a piece handed out with [`EngineCommand::VerifyPiece`].
     pub fn handle_piece_checked(&mut self, now: Instant, piece: PieceIndex, check: PieceCheck) {
         let passed = check.passed;
         if passed {
@@ -238,7 +309,7 @@ impl Engine {
         self.web_seed_checked(now, piece, passed);
     }
 
-    /// The data for an upload asked for with [`EngineEvent::ReadBlock`].
+    /// The data for an upload asked for with [`EngineCommand::ReadBlock`].
     pub fn handle_block_read(&mut self, now: Instant, key: PeerKey, block: BlockRef, data: Bytes) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
@@ -281,6 +352,7 @@ impl Engine {
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let peers = self.peers.values().filter_map(|p| p.session.poll_timeout());
         peers
@@ -290,7 +362,9 @@ impl Engine {
             .min()
     }
 
-    /// Bytes to send to a peer.
+    /// Bytes to queue on a peer's socket, in order; report them with
+    /// [`handle_peer_written`](Self::handle_peer_written) as they reach it.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<(PeerKey, Bytes)> {
         if self.transmit.is_empty() {
             for key in std::mem::take(&mut self.dirty) {
@@ -305,23 +379,31 @@ impl Engine {
         self.transmit.pop_front()
     }
 
-    /// The next thing for the driver to do.
+    /// The next command the driver must carry out; see [`Engine`] for what each one wants back.
+    #[must_use]
+    pub fn poll_command(&mut self) -> Option<EngineCommand> {
+        self.commands.pop_front()
+    }
+
+    /// The next piece of news for the driver, which may ignore it.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
         self.events.pop_front()
     }
 
-    /// Says goodbye to every peer (the driver closes the connections).
+    /// Says goodbye to every peer: a [`EngineCommand::Disconnect`] for each one, connected or
+    /// being dialled, for the driver to carry out.
     pub fn shutdown(&mut self, now: Instant) {
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for key in keys {
             self.forget_peer(now, key);
-            self.events.push_back(EngineEvent::Disconnect {
+            self.commands.push_back(EngineCommand::Disconnect {
                 key,
                 reason: DisconnectReason::Shutdown,
             });
         }
         for key in std::mem::take(&mut self.connecting).into_keys() {
-            self.events.push_back(EngineEvent::Disconnect {
+            self.commands.push_back(EngineCommand::Disconnect {
                 key,
                 reason: DisconnectReason::Shutdown,
             });
@@ -352,8 +434,8 @@ impl Engine {
     /// Drops a peer the engine gave up on, and tells the driver to close it.
     fn drop_peer(&mut self, now: Instant, key: PeerKey, reason: DisconnectReason) {
         if self.forget_peer(now, key) {
-            self.events
-                .push_back(EngineEvent::Disconnect { key, reason });
+            self.commands
+                .push_back(EngineCommand::Disconnect { key, reason });
             self.fill_free_slots();
         }
         self.connect_more(now);

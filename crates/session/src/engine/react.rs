@@ -15,7 +15,7 @@ use swarmgate_core::{BLOCK_SIZE, BlockRef, PieceIndex};
 use swarmgate_peer::PeerEvent;
 
 use super::peer::{MAX_READS_IN_FLIGHT, MAX_UNSENT};
-use super::{DisconnectReason, Engine, EngineEvent};
+use super::{DisconnectReason, Engine, EngineCommand, EngineEvent};
 use crate::picker::{BlockOutcome, PeerKey};
 
 impl Engine {
@@ -166,8 +166,8 @@ impl Engine {
                 }
                 self.download_rate.add(now, length);
                 self.stats.downloaded += length;
-                self.events
-                    .push_back(EngineEvent::WriteBlock { block, data });
+                self.commands
+                    .push_back(EngineCommand::WriteBlock { block, data });
                 for other in others {
                     if let Some(peer) = self.peers.get_mut(&other) {
                         peer.session.cancel(block);
@@ -176,7 +176,7 @@ impl Engine {
                     }
                 }
                 if piece_complete {
-                    self.events.push_back(EngineEvent::VerifyPiece {
+                    self.commands.push_back(EngineCommand::VerifyPiece {
                         piece: block.piece,
                         block_digests: self.suspects.contains_key(&block.piece),
                     });
@@ -196,7 +196,8 @@ impl Engine {
                 break;
             };
             peer.reads_in_flight += 1;
-            self.events.push_back(EngineEvent::ReadBlock { key, block });
+            self.commands
+                .push_back(EngineCommand::ReadBlock { key, block });
         }
     }
 

@@ -18,10 +18,19 @@ fn config() -> EngineConfig {
     config
 }
 
+/// Everything the engine has to say (commands and events alike), taken out of its queues.
+fn drain(engine: &mut Engine) -> (Vec<EngineCommand>, Vec<EngineEvent>) {
+    let commands = std::iter::from_fn(|| engine.poll_command()).collect();
+    let events = std::iter::from_fn(|| engine.poll_event()).collect();
+    (commands, events)
+}
+
 fn connects(engine: &mut Engine) -> Vec<(PeerKey, SocketAddr)> {
-    std::iter::from_fn(|| engine.poll_event())
-        .filter_map(|e| match e {
-            EngineEvent::Connect { key, addr } => Some((key, addr)),
+    drain(engine)
+        .0
+        .into_iter()
+        .filter_map(|c| match c {
+            EngineCommand::Connect { key, addr } => Some((key, addr)),
             _ => None,
         })
         .collect()
@@ -100,8 +109,8 @@ fn a_request_becomes_a_disk_read_and_then_a_block() {
         while let Some((_, bytes)) = seeder.poll_transmit() {
             leecher.handle_bytes(now, &bytes).unwrap();
         }
-        while let Some(event) = seeder.poll_event() {
-            if let EngineEvent::ReadBlock { key, block } = event {
+        while let Some(command) = seeder.poll_command() {
+            if let EngineCommand::ReadBlock { key, block } = command {
                 seeder.handle_block_read(now, key, block, Bytes::from(vec![0xab; 16384]));
             }
         }
@@ -130,9 +139,11 @@ fn a_request_becomes_a_disk_read_and_then_a_block() {
 }
 
 fn fetches(engine: &mut Engine) -> Vec<(PeerKey, PieceIndex)> {
-    std::iter::from_fn(|| engine.poll_event())
-        .filter_map(|e| match e {
-            EngineEvent::FetchPiece { key, piece } => Some((key, piece)),
+    drain(engine)
+        .0
+        .into_iter()
+        .filter_map(|c| match c {
+            EngineCommand::FetchPiece { key, piece } => Some((key, piece)),
             _ => None,
         })
         .collect()
@@ -150,21 +161,21 @@ fn a_web_seed_fetches_whole_pieces_one_at_a_time_until_complete() {
         assert_eq!(key, seed);
         assert!(!done.contains(&piece), "never a piece twice");
         engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![0u8; 32_768]));
-        let events: Vec<EngineEvent> = std::iter::from_fn(|| engine.poll_event()).collect();
-        let writes = events
+        let (commands, _) = drain(&mut engine);
+        let writes = commands
             .iter()
-            .filter(|e| matches!(e, EngineEvent::WriteBlock { .. }))
+            .filter(|c| matches!(c, EngineCommand::WriteBlock { .. }))
             .count();
         assert_eq!(writes, 2, "two 16 KiB blocks");
         assert!(
-            events
+            commands
                 .iter()
-                .any(|e| matches!(e, EngineEvent::VerifyPiece { .. }))
+                .any(|c| matches!(c, EngineCommand::VerifyPiece { .. }))
         );
         assert!(
-            !events
+            !commands
                 .iter()
-                .any(|e| matches!(e, EngineEvent::FetchPiece { .. })),
+                .any(|c| matches!(c, EngineCommand::FetchPiece { .. })),
             "the next piece waits for this one's hash"
         );
         let passed = PieceCheck {
@@ -251,7 +262,8 @@ fn a_failing_or_lying_web_seed_rests_then_is_dropped() {
     assert!(fetches(&mut engine).is_empty(), "and gets nothing more");
     // A late answer from a dropped seed is ignored, not written.
     engine.handle_web_seed_piece(now, key, piece, Bytes::from(vec![1u8; 32_768]));
-    assert!(std::iter::from_fn(|| engine.poll_event()).next().is_none());
+    let (commands, events) = drain(&mut engine);
+    assert!(commands.is_empty() && events.is_empty());
     assert_eq!(engine.stats(now).hash_failures, 1);
 }
 
@@ -307,12 +319,12 @@ fn a_dialled_peer_gets_our_handshake_first_and_is_never_redialled() {
     assert_eq!(seeder.stats(now).peers, 2);
     // An hour on (the silent two time out meanwhile): nobody is dialled again.
     seeder.handle_timeout(now + Duration::from_secs(3600));
-    let events: Vec<EngineEvent> = std::iter::from_fn(|| seeder.poll_event()).collect();
+    let (commands, _) = drain(&mut seeder);
     assert!(
-        !events
+        !commands
             .iter()
-            .any(|e| matches!(e, EngineEvent::Connect { .. })),
-        "{events:?}"
+            .any(|c| matches!(c, EngineCommand::Connect { .. })),
+        "{commands:?}"
     );
 }
 
@@ -367,4 +379,50 @@ fn a_slot_freed_by_a_leaving_peer_goes_to_a_waiting_one_at_once() {
     seeder.handle_peer_closed(now, gone);
     pump(&mut seeder, &mut leechers, now);
     assert!(!leechers[0].1.peer_choking(), "unchoked without a round");
+}
+
+/// `drive` goes round until the answers its io gives at once stop making output: each refused
+/// dial frees a slot, and the engine dials the next candidate within the same call.
+#[test]
+fn drive_carries_out_what_answers_given_at_once_make() {
+    struct Refuse(Vec<SocketAddr>);
+    impl EngineIo for Refuse {
+        fn transmit(&mut self, _: &mut Engine, _: Instant, key: PeerKey, _: Bytes) {
+            panic!("no peer connected, yet bytes for {key:?}")
+        }
+        fn connect(&mut self, engine: &mut Engine, now: Instant, key: PeerKey, addr: SocketAddr) {
+            self.0.push(addr);
+            engine.handle_connect_failed(now, key);
+        }
+        fn disconnect(&mut self, key: PeerKey, _: DisconnectReason) {
+            panic!("nobody to disconnect, yet {key:?}")
+        }
+        fn write(&mut self, block: BlockRef, _: Bytes) {
+            panic!("nothing to write, yet {block:?}")
+        }
+        fn verify(&mut self, _: &mut Engine, _: Instant, piece: PieceIndex, _: bool) {
+            panic!("nothing to verify, yet {piece:?}")
+        }
+        fn read(&mut self, _: &mut Engine, _: Instant, key: PeerKey, block: BlockRef) {
+            panic!("nothing to read, yet {block:?} for {key:?}")
+        }
+        fn fetch(&mut self, _: &mut Engine, _: Instant, key: PeerKey, piece: PieceIndex) {
+            panic!("no web seed, yet {piece:?} from {key:?}")
+        }
+    }
+
+    let now = Instant::now();
+    let mut engine = Engine::new(config(), Bitfield::new(4), now);
+    engine.add_peers(now, [addr(1), addr(2), addr(3)], Source::Tracker);
+    let mut io = Refuse(Vec::new());
+    drive(&mut engine, now, &mut io);
+    let mut dialled = io.0.clone();
+    dialled.sort_unstable();
+    assert_eq!(
+        dialled,
+        [addr(1), addr(2), addr(3)],
+        "two at a time, all in one call"
+    );
+    let (commands, _) = drain(&mut engine);
+    assert!(commands.is_empty(), "{commands:?}");
 }

@@ -1,5 +1,5 @@
-//! The engine's vocabulary: its configuration, the events it asks its driver to carry out, piece
-//! verdicts and the figures it keeps.
+//! The engine's vocabulary: its configuration, the commands it gives its driver and the news it
+//! tells, piece verdicts and the figures it keeps.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -85,9 +85,14 @@ impl EngineConfig {
     }
 }
 
-/// What the engine asks its driver to do, or tells it.
+/// Work the engine asks its driver to do, from [`Engine::poll_command`](super::Engine::poll_command).
+///
+/// Every command must be carried out, in the order given, and most want an answer through a
+/// `handle_*` call: dropping one is a bug (a socket left open, a block never written, a piece that
+/// never finishes). [`drive`](super::drive) matches every variant without a wildcard, so a command
+/// added here does not compile until each driver's [`EngineIo`](super::EngineIo) carries it out.
 #[derive(Debug)]
-pub enum EngineEvent {
+pub enum EngineCommand {
     /// Open a TCP connection to `addr` and report with `handle_connected` or
     /// `handle_connect_failed`.
     Connect {
@@ -96,14 +101,16 @@ pub enum EngineEvent {
         /// Where to connect.
         addr: SocketAddr,
     },
-    /// Close this peer's connection; the engine has already forgotten it.
+    /// Close this peer's connection; the engine has already forgotten it, so nothing is
+    /// reported back.
     Disconnect {
         /// The peer.
         key: PeerKey,
         /// Why.
         reason: DisconnectReason,
     },
-    /// Write this block to storage.
+    /// Write this block to storage, before anything asked after it (its piece's
+    /// [`VerifyPiece`](Self::VerifyPiece) in particular); its piece's verdict is the answer.
     WriteBlock {
         /// Where the data goes.
         block: BlockRef,
@@ -126,6 +133,21 @@ pub enum EngineEvent {
         /// The block.
         block: BlockRef,
     },
+    /// Fetch `piece` from web seed `key` (BEP 19) and report with `handle_web_seed_piece` or
+    /// `handle_web_seed_failed`.
+    FetchPiece {
+        /// The web seed, as `add_web_seed` returned it.
+        key: PeerKey,
+        /// The piece.
+        piece: PieceIndex,
+    },
+}
+
+/// News about the torrent, from [`Engine::poll_event`](super::Engine::poll_event): the driver
+/// may act on it (log it, count it, announce `completed`) or leave it; the engine expects no
+/// answer.
+#[derive(Debug)]
+pub enum EngineEvent {
     /// A piece passed its hash check and is now served and announced.
     PieceVerified(PieceIndex),
     /// A piece failed its hash check and will be fetched again.
@@ -148,14 +170,6 @@ pub enum EngineEvent {
     },
     /// The picker began requesting blocks from more than one peer.
     EndgameStarted,
-    /// Fetch `piece` from web seed `key` (BEP 19) and report with `handle_web_seed_piece` or
-    /// `handle_web_seed_failed`.
-    FetchPiece {
-        /// The web seed, as `add_web_seed` returned it.
-        key: PeerKey,
-        /// The piece.
-        piece: PieceIndex,
-    },
     /// Every piece is verified.
     Complete,
 }
@@ -178,7 +192,7 @@ pub enum DisconnectReason {
 pub struct PieceCheck {
     /// The piece's SHA-1 matched.
     pub passed: bool,
-    /// Per-block SHA-1s when [`EngineEvent::VerifyPiece`] asked for them.
+    /// Per-block SHA-1s when [`EngineCommand::VerifyPiece`] asked for them.
     pub block_digests: Option<Vec<[u8; 20]>>,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! A web seed is an HTTP server holding every file of the torrent. It has no wire protocol to
 //! run, so the engine treats it as a seed that delivers whole pieces: an idle web seed is handed
-//! a piece with [`EngineEvent::FetchPiece`] (the picker reserves every block of it, so peers are
+//! a piece with [`EngineCommand::FetchPiece`] (the picker reserves every block of it, so peers are
 //! not asked for the same blocks until the endgame), the driver fetches it with ranged GETs,
 //! and the bytes come back through [`Engine::handle_web_seed_piece`] into the same path as
 //! blocks from peers: written, hashed, counted. A web seed gets its next piece only when the
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use swarmgate_core::{BLOCK_SIZE, Bitfield, PieceIndex};
 
-use super::{Engine, EngineEvent};
+use super::{Engine, EngineCommand};
 use crate::picker::PeerKey;
 
 /// Consecutive failed fetches after which a web seed is given up.
@@ -53,7 +53,7 @@ pub(super) struct WebSeed {
 
 impl Engine {
     /// Adds a web seed; the driver keeps its URL under the returned key and fetches what
-    /// [`EngineEvent::FetchPiece`] names for that key.
+    /// [`EngineCommand::FetchPiece`] names for that key.
     pub fn add_web_seed(&mut self, now: Instant) -> PeerKey {
         let key = self.new_key();
         let count = self.config.geometry.piece_count();
@@ -192,8 +192,8 @@ impl Engine {
             if let Some(seed) = self.web_seeds.get_mut(&key) {
                 seed.busy = Some(piece);
             }
-            self.events
-                .push_back(EngineEvent::FetchPiece { key, piece });
+            self.commands
+                .push_back(EngineCommand::FetchPiece { key, piece });
         }
     }
 }

@@ -1,6 +1,10 @@
 //! One seeded torrent's task (BEP 3 uploads, BEP 9 metadata): its [`Engine`] over the peers the
 //! accept loop and the dials hand it, its block reads on the blocking pool.
 //!
+//! Each turn carries out what the engine asked for through [`drive`], the loop every driver of
+//! the engine shares, into [`Serving`] (the peers' sockets and the block reads), then waits for
+//! one input: a command from the rest of the seeder, a block read, socket events, or a timer.
+//!
 //! The task starts with its torrent's first peer and ends `idle_grace` after its last one left,
 //! so an idle torrent costs only its table entry. It ends through the torrent table's lock,
 //! after checking its command queue is empty: senders queue only under that lock, so a peer
@@ -14,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use swarmgate_core::{Bitfield, BlockRef, Geometry, InfoHashV1, PieceIndex};
+use swarmgate_core::{Bitfield, BlockRef, InfoHashV1};
 use swarmgate_metainfo::Torrent;
 use swarmgate_peer::Handshake;
 use swarmgate_rank::Source;
@@ -23,12 +27,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 mod reads;
+mod serving;
 
 use super::BlockSource;
 use super::conn::{ConnEvent, Link};
 use super::shared::{Counters, DialGuard, IncomingGuard, Shared, Slot, State, TaskHandle};
-use crate::engine::{Engine, EngineConfig, EngineEvent, EngineStats};
+use crate::engine::{Engine, EngineConfig, EngineStats, drive};
 use crate::picker::PeerKey;
+use serving::{Peer, Serving};
 
 /// Socket events waiting for the task, at most (each one read of at most 32 KiB).
 const EVENT_QUEUE: usize = 64;
@@ -113,15 +119,6 @@ impl Drop for Active {
     }
 }
 
-/// An engine's peer: its socket tasks, its connection slot and its record (of our dial, or of
-/// its peer id when it dialled us).
-struct Peer {
-    link: Link,
-    _slot: Slot,
-    _dial: Option<DialGuard>,
-    _incoming: Option<IncomingGuard>,
-}
-
 /// A block read's outcome, from the blocking pool.
 struct ReadDone {
     /// The peer that asked; `None` for a read ahead that nobody asked for yet.
@@ -147,19 +144,12 @@ struct Task {
     info_hash: InfoHashV1,
     id: u64,
     entry_id: u64,
-    source: Arc<dyn BlockSource>,
     engine: Engine,
-    peers: HashMap<PeerKey, Peer>,
-    /// Socket tasks and block reads: the task ends only once they have.
-    io: JoinSet<()>,
+    /// What carries out the engine's commands: the peers' sockets and the block reads.
+    serving: Serving,
     events: mpsc::Sender<ConnEvent>,
     events_rx: Option<mpsc::Receiver<ConnEvent>>,
-    reads: mpsc::UnboundedSender<ReadDone>,
     reads_rx: Option<mpsc::UnboundedReceiver<ReadDone>>,
-    /// Pieces with a read on the blocking pool, and the blocks of them asked for meanwhile:
-    /// one thread loads a piece while its other blocks wait here, not on threads of their own.
-    loading: HashMap<PieceIndex, Vec<(PeerKey, BlockRef)>>,
-    geometry: Geometry,
     /// Bytes uploaded by this torrent's earlier tasks.
     base_uploaded: u64,
     idle_since: Option<Instant>,
@@ -198,15 +188,17 @@ impl Task {
             info_hash,
             id,
             entry_id,
-            source,
-            peers: HashMap::new(),
-            io: JoinSet::new(),
+            serving: Serving {
+                source,
+                peers: HashMap::new(),
+                io: JoinSet::new(),
+                reads,
+                loading: HashMap::new(),
+                geometry,
+            },
             events,
             events_rx: Some(events_rx),
-            reads,
             reads_rx: Some(reads_rx),
-            loading: HashMap::new(),
-            geometry,
             base_uploaded,
             idle_since: Some(now),
             published: (now, 0),
@@ -233,7 +225,7 @@ impl Task {
                     }
                     None => {
                         // Unregistered: wait only for reads still on the blocking pool.
-                        self.io.shutdown().await;
+                        self.serving.io.shutdown().await;
                         return;
                     }
                 }
@@ -258,7 +250,7 @@ impl Task {
                         self.conn_event(event);
                     }
                 }
-                Some(_) = self.io.join_next(), if !self.io.is_empty() => {}
+                Some(_) = self.serving.io.join_next(), if !self.serving.io.is_empty() => {}
                 () = tokio::time::sleep_until(wake.into()) => {
                     let now = Instant::now();
                     if self.engine.poll_timeout().is_some_and(|due| due <= now) {
@@ -274,9 +266,9 @@ impl Task {
     async fn stop(mut self) {
         let now = Instant::now();
         self.engine.shutdown(now);
-        while self.engine.poll_event().is_some() {}
-        self.peers.clear();
-        self.io.shutdown().await;
+        drive(&mut self.engine, now, &mut self.serving);
+        self.serving.peers.clear();
+        self.serving.io.shutdown().await;
         self.publish(now, None);
     }
 
@@ -331,60 +323,36 @@ impl Task {
             Command::Stop => return,
         };
         slot.make_peer();
-        let link = Link::start(key, stream, self.events.clone(), &mut self.io);
+        let link = Link::start(key, stream, self.events.clone(), &mut self.serving.io);
         let peer = Peer {
             link,
             _slot: slot,
             _dial: dial,
             _incoming: incoming,
         };
-        self.peers.insert(key, peer);
+        self.serving.peers.insert(key, peer);
     }
 
     fn conn_event(&mut self, event: ConnEvent) {
         let now = Instant::now();
         match event {
             ConnEvent::Data { key, bytes } => self.engine.handle_peer_data(now, key, &bytes),
-            ConnEvent::Written { key, bytes } => self.engine.handle_peer_written(key, bytes),
+            ConnEvent::Written { key, bytes } => self.engine.handle_peer_written(now, key, bytes),
             ConnEvent::Closed { key } => self.drop_peer(now, key),
         }
     }
 
     fn drop_peer(&mut self, now: Instant, key: PeerKey) {
-        if self.peers.remove(&key).is_some() {
+        if self.serving.peers.remove(&key).is_some() {
             self.engine.handle_peer_closed(now, key);
         }
     }
 
-    /// Carries out what the engine asked for until it asks for nothing more.
+    /// Carries out what the engine asked for until it asks for nothing more, and notes when the
+    /// last peer left.
     fn carry_out(&mut self) {
-        loop {
-            let mut busy = false;
-            while let Some((key, bytes)) = self.engine.poll_transmit() {
-                busy = true;
-                if let Some(peer) = self.peers.get(&key) {
-                    peer.link.send(bytes);
-                }
-            }
-            while let Some(event) = self.engine.poll_event() {
-                busy = true;
-                match event {
-                    EngineEvent::Disconnect { key, .. } => {
-                        self.peers.remove(&key);
-                    }
-                    EngineEvent::ReadBlock { key, block } => self.read(key, block),
-                    // Never asked for: a seeding engine gets no candidates to dial.
-                    EngineEvent::Connect { key, .. } => {
-                        self.engine.handle_connect_failed(Instant::now(), key)
-                    }
-                    _ => {}
-                }
-            }
-            if !busy {
-                break;
-            }
-        }
-        if self.peers.is_empty() {
+        drive(&mut self.engine, Instant::now(), &mut self.serving);
+        if self.serving.peers.is_empty() {
             self.idle_since.get_or_insert_with(Instant::now);
         } else {
             self.idle_since = None;
@@ -407,7 +375,7 @@ impl Task {
 
     fn publish_if_due(&mut self, now: Instant) {
         let (at, peers) = self.published;
-        if now >= at + PUBLISH_EVERY || peers != self.peers.len() {
+        if now >= at + PUBLISH_EVERY || peers != self.serving.peers.len() {
             let stats = self.stats(now);
             self.publish(now, Some(stats));
         }
@@ -417,7 +385,7 @@ impl Task {
     /// unless the torrent was removed (or removed and added again) meanwhile.
     fn publish(&mut self, now: Instant, stats: Option<EngineStats>) {
         let stats = stats.unwrap_or_else(|| self.final_stats(now));
-        self.published = (now, self.peers.len());
+        self.published = (now, self.serving.peers.len());
         let mut state = self.shared.state();
         if let Some(entry) = state.torrents.get_mut(&self.info_hash) {
             if entry.id == self.entry_id {

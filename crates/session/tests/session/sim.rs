@@ -1,19 +1,27 @@
-//! A harness that runs several [`Engine`]s over testkit's simulated network in virtual time.
+//! A harness that runs several [`Engine`]s over testkit's simulated network in virtual time: the
+//! third driver of the engine, beside the download driver and the seeder.
 //!
 //! Each node is one engine with in-memory storage. Uploaders serve the fixture's bytes (a
 //! corrupting one flips a byte in every block it serves); the leecher writes blocks into a buffer
-//! and verifies pieces against the torrent's hashes, as the real disk threads do. Everything the
-//! engines ask for is done at once, at the virtual instant they ask.
+//! and verifies pieces against the torrent's hashes, as the real disk threads do. The nodes are
+//! drained with the crate's own [`drive`], through [`NodeIo`], so the simulation runs the loop the
+//! real drivers run; everything the engines ask for is done at once, at the virtual instant they
+//! ask, and answered inside that `drive`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use std::net::SocketAddr;
 
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
 use swarmgate_core::{BLOCK_SIZE, Bitfield, BlockRef, PeerId, PieceIndex};
 use swarmgate_peer::Handshake;
 use swarmgate_rank::Source;
-use swarmgate_session::{Engine, EngineConfig, EngineEvent, PeerKey, PieceCheck};
+use swarmgate_session::{
+    DisconnectReason, Engine, EngineConfig, EngineEvent, EngineIo, PeerKey, PieceCheck,
+    WebSeedFailure, drive,
+};
 use swarmgate_testkit::{
     ConnId, Delivery, DeliveryKind, Fixture, NodeConfig, NodeId, SimHost, SimNet,
 };
@@ -37,7 +45,7 @@ pub(crate) struct Node {
     keys: HashMap<PeerKey, ConnId>,
     /// Incoming connections whose handshake has not fully arrived.
     handshaking: HashMap<ConnId, Vec<u8>>,
-    /// Every event of interest, in order, with its virtual time.
+    /// Every event the engine told, in order, with its virtual time.
     pub(crate) log: Vec<(Instant, EngineEvent)>,
 }
 
@@ -115,90 +123,107 @@ impl Swarm {
     /// Carries out everything node `i`'s engine asks for, until it asks for nothing more.
     pub(crate) fn flush(&mut self, net: &mut SimNet, i: usize) {
         let now = net.now();
-        loop {
-            let mut progressed = false;
-            while let Some((key, bytes)) = self.nodes[i].engine.poll_transmit() {
-                progressed = true;
-                let node = &mut self.nodes[i];
-                if let Some(&conn) = node.keys.get(&key) {
-                    let length = bytes.len();
-                    if net.send(conn, bytes).is_ok() {
-                        node.engine.handle_peer_written(key, length);
-                    }
-                }
-            }
-            while let Some(event) = self.nodes[i].engine.poll_event() {
-                progressed = true;
-                self.act(net, i, now, event);
-            }
-            if !progressed {
-                return;
+        let node = &mut self.nodes[i];
+        let mut io = NodeIo {
+            net,
+            fixture: &self.fixture,
+            id: node.id,
+            role: &node.role,
+            data: &mut node.data,
+            conns: &mut node.conns,
+            keys: &mut node.keys,
+            log: &mut node.log,
+        };
+        drive(&mut node.engine, now, &mut io);
+    }
+}
+
+/// A node's side of the engine contract: the simulated network and the node's memory.
+struct NodeIo<'a> {
+    net: &'a mut SimNet,
+    fixture: &'a Fixture,
+    id: NodeId,
+    role: &'a Role,
+    data: &'a mut Vec<u8>,
+    conns: &'a mut HashMap<ConnId, PeerKey>,
+    keys: &'a mut HashMap<PeerKey, ConnId>,
+    log: &'a mut Vec<(Instant, EngineEvent)>,
+}
+
+impl EngineIo for NodeIo<'_> {
+    fn transmit(&mut self, engine: &mut Engine, now: Instant, key: PeerKey, bytes: Bytes) {
+        if let Some(&conn) = self.keys.get(&key) {
+            let length = bytes.len();
+            if self.net.send(conn, bytes).is_ok() {
+                engine.handle_peer_written(now, key, length);
             }
         }
     }
 
-    fn act(&mut self, net: &mut SimNet, i: usize, now: Instant, event: EngineEvent) {
+    fn connect(&mut self, engine: &mut Engine, now: Instant, key: PeerKey, addr: SocketAddr) {
+        let target = self.net.node_at(addr).expect("a simulated address");
+        match self.net.connect(self.id, target) {
+            Ok((conn, _)) => {
+                self.conns.insert(conn, key);
+                self.keys.insert(key, conn);
+            }
+            Err(_) => engine.handle_connect_failed(now, key),
+        }
+    }
+
+    fn disconnect(&mut self, key: PeerKey, _: DisconnectReason) {
+        if let Some(conn) = self.keys.remove(&key) {
+            self.conns.remove(&conn);
+            let _ = self.net.close(conn);
+        }
+    }
+
+    fn write(&mut self, block: BlockRef, data: Bytes) {
         let geometry = self.fixture.torrent.layout().geometry();
-        let node = &mut self.nodes[i];
-        match &event {
-            EngineEvent::Connect { key, addr } => {
-                let target = net.node_at(*addr).expect("a simulated address");
-                match net.connect(node.id, target) {
-                    Ok((conn, _)) => {
-                        node.conns.insert(conn, *key);
-                        node.keys.insert(*key, conn);
-                    }
-                    Err(_) => node.engine.handle_connect_failed(now, *key),
-                }
-            }
-            EngineEvent::Disconnect { key, .. } => {
-                if let Some(conn) = node.keys.remove(key) {
-                    node.conns.remove(&conn);
-                    let _ = net.close(conn);
-                }
-            }
-            EngineEvent::WriteBlock { block, data } => {
-                let start = (geometry.piece_offset(block.piece) + u64::from(block.offset)) as usize;
-                node.data[start..start + data.len()].copy_from_slice(data);
-            }
-            EngineEvent::VerifyPiece {
-                piece,
-                block_digests,
-            } => {
-                let bytes = piece_bytes(&node.data, geometry, *piece);
-                let passed = Sha1::digest(bytes).as_slice()
-                    == self.fixture.torrent.piece_hash(*piece).expect("v1 hashes");
-                let digests = (*block_digests || !passed).then(|| {
-                    bytes
-                        .chunks(BLOCK_SIZE as usize)
-                        .map(|b| Sha1::digest(b).into())
-                        .collect()
-                });
-                node.engine.handle_piece_checked(
-                    now,
-                    *piece,
-                    PieceCheck {
-                        passed,
-                        block_digests: digests,
-                    },
-                );
-            }
-            EngineEvent::ReadBlock { key, block } => {
-                let mut bytes = block_bytes(&node.data, geometry, *block).to_vec();
-                if matches!(node.role, Role::Corrupter) {
-                    bytes[0] ^= 0xff;
-                }
-                node.engine
-                    .handle_block_read(now, *key, *block, Bytes::from(bytes));
-            }
-            _ => {}
+        let start = (geometry.piece_offset(block.piece) + u64::from(block.offset)) as usize;
+        self.data[start..start + data.len()].copy_from_slice(&data);
+    }
+
+    fn verify(
+        &mut self,
+        engine: &mut Engine,
+        now: Instant,
+        piece: PieceIndex,
+        block_digests: bool,
+    ) {
+        let geometry = self.fixture.torrent.layout().geometry();
+        let bytes = piece_bytes(self.data, geometry, piece);
+        let passed = Sha1::digest(bytes).as_slice()
+            == self.fixture.torrent.piece_hash(piece).expect("v1 hashes");
+        let digests = (block_digests || !passed).then(|| {
+            bytes
+                .chunks(BLOCK_SIZE as usize)
+                .map(|b| Sha1::digest(b).into())
+                .collect()
+        });
+        let check = PieceCheck {
+            passed,
+            block_digests: digests,
+        };
+        engine.handle_piece_checked(now, piece, check);
+    }
+
+    fn read(&mut self, engine: &mut Engine, now: Instant, key: PeerKey, block: BlockRef) {
+        let geometry = self.fixture.torrent.layout().geometry();
+        let mut bytes = block_bytes(self.data, geometry, block).to_vec();
+        if matches!(self.role, Role::Corrupter) {
+            bytes[0] ^= 0xff;
         }
-        if !matches!(
-            event,
-            EngineEvent::WriteBlock { .. } | EngineEvent::ReadBlock { .. }
-        ) {
-            node.log.push((now, event));
-        }
+        engine.handle_block_read(now, key, block, Bytes::from(bytes));
+    }
+
+    fn fetch(&mut self, engine: &mut Engine, now: Instant, key: PeerKey, piece: PieceIndex) {
+        // No node has a web seed; should one be asked for, it cannot serve.
+        engine.handle_web_seed_failed(now, key, piece, WebSeedFailure::GiveUp);
+    }
+
+    fn observe(&mut self, now: Instant, event: EngineEvent) {
+        self.log.push((now, event));
     }
 }
 

@@ -13,13 +13,13 @@ use std::time::Instant;
 
 use swarmgate_core::{BLOCK_SIZE, BlockRef, PieceIndex};
 
-use super::{Counters, ReadDone, Task};
+use super::{Counters, ReadDone, Serving, Task};
 use crate::picker::PeerKey;
 
-impl Task {
+impl Serving {
     /// Reads `block` for `key`: from memory when the source has it at hand, else after the
     /// read of its piece already under way, else on the blocking pool.
-    pub(super) fn read(&mut self, key: PeerKey, block: BlockRef) {
+    pub(super) fn start_read(&mut self, key: PeerKey, block: BlockRef) {
         if let Some(data) = self.source.read_cached(block) {
             let _ = self.reads.send(ReadDone {
                 key: Some(key),
@@ -69,7 +69,7 @@ impl Task {
     /// After a blocking read of a piece: the blocks that waited for it, from memory now, or
     /// each on the blocking pool when the piece did not stay (its read failed, or a source
     /// that keeps nothing).
-    fn release_waiting(&mut self, piece: PieceIndex) {
+    pub(super) fn release_waiting(&mut self, piece: PieceIndex) {
         let Some(waiting) = self.loading.remove(&piece) else {
             return;
         };
@@ -86,18 +86,20 @@ impl Task {
             }
         }
     }
+}
 
+impl Task {
     /// Serves a block that was read, or drops the peer when the read failed: nothing unverified
     /// or of the wrong length is ever sent.
     pub(super) fn read_done(&mut self, done: ReadDone) {
         let ReadDone { key, block, result } = done;
-        self.release_waiting(block.piece);
+        self.serving.release_waiting(block.piece);
         // A read ahead's failure is found again by the reads that follow it, one per block.
         let Some(key) = key else { return };
         let now = Instant::now();
         let error = match result {
             Ok(data) if data.len() == block.length as usize => {
-                if !self.peers.contains_key(&key) {
+                if !self.serving.peers.contains_key(&key) {
                     return;
                 }
                 let before = self.engine.uploaded();
