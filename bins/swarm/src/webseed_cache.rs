@@ -6,9 +6,10 @@
 //! file blocks. A request that covers a whole piece goes through the cache (loaded from disk on a
 //! miss; concurrent misses of one piece read the disk once). A request for part of a piece is a
 //! slice of the cached piece when it is there, and otherwise read from the file directly: loading
-//! a 4 MiB piece to answer 16 KiB of it would multiply the disk reads of random-range traffic. A
-//! range inside one piece is a zero-copy slice; a range across pieces is copied together. A piece
-//! that spans files is loaded from each, with pad files as zeros.
+//! a 4 MiB piece to answer 16 KiB of it would multiply the disk reads of random-range traffic.
+//! The cutting into pieces is swarmgate-storage's `read_by_pieces` (a range inside one piece is a
+//! zero-copy slice; a range across pieces is copied together). A piece that spans files is
+//! loaded from each, with pad files as zeros.
 
 use std::io;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use swarmgate_core::{InfoHash, InfoHashV1, PieceIndex};
 use swarmgate_metainfo::Torrent;
-use swarmgate_storage::{CacheId, PieceCache, PieceKey};
+use swarmgate_storage::{CacheId, PieceCache, PieceKey, read_by_pieces};
 use swarmgate_webseed::{DirectorySource, DiskFile, WebSeedFile, WebSeedSource};
 
 /// A [`DirectorySource`] of one torrent read through a [`PieceCache`].
@@ -129,38 +130,19 @@ impl WebSeedFile for CachedFile {
 
     fn read(&self, offset: u64, length: usize) -> io::Result<Bytes> {
         let geometry = self.torrent.layout().geometry();
-        let piece_length = u64::from(geometry.piece_length());
-        let start = self.start + offset;
-        let end = start + length as u64;
-        let first = (start / piece_length) as u32;
-        let last = ((end.max(start + 1) - 1) / piece_length) as u32;
-        let mut parts = Vec::with_capacity((last - first + 1) as usize);
-        for index in first..=last {
-            let piece = PieceIndex(index);
-            let piece_start = geometry.piece_offset(piece);
-            let piece_end = piece_start + u64::from(geometry.piece_size(piece).unwrap_or(0));
-            let (from, to) = (start.max(piece_start), end.min(piece_end));
+        read_by_pieces(&geometry, self.start + offset, length, |span| {
+            if span.is_whole() {
+                return self.piece(span.piece);
+            }
             let key = PieceKey {
                 id: self.id,
-                index: piece,
+                index: span.piece,
             };
-            let part = if from == piece_start && to == piece_end {
-                self.piece(piece)?
-            } else if let Some(cached) = self.cache.get(&key) {
-                cached.slice((from - piece_start) as usize..(to - piece_start) as usize)
-            } else {
-                self.file.read(from - self.start, (to - from) as usize)?
-            };
-            parts.push(part);
-        }
-        if let [only] = &parts[..] {
-            return Ok(only.clone());
-        }
-        let mut out = BytesMut::with_capacity(length);
-        for part in parts {
-            out.extend_from_slice(&part);
-        }
-        Ok(out.freeze())
+            match self.cache.get(&key) {
+                Some(cached) => Ok(cached.slice(span.range())),
+                None => self.file.read(span.offset() - self.start, span.len()),
+            }
+        })
     }
 }
 

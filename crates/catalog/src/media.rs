@@ -112,6 +112,8 @@ mod tests {
             "application/json"
         );
         assert_eq!(detect_media_type(&[7; 64], "blob.bin", None), OCTET_STREAM);
+        assert_eq!(detect_media_type(&[7; 64], "x", Some("  ")), OCTET_STREAM);
+        assert_eq!(detect_media_type(&[7; 64], "x", None), OCTET_STREAM);
         assert_eq!(
             detect_media_type(&[7; 64], "noext", Some("nonsense")),
             OCTET_STREAM

@@ -65,6 +65,10 @@ impl WebSeedFile for StoredFile {
     fn read(&self, offset: u64, length: usize) -> io::Result<Bytes> {
         self.0.read(offset, length)
     }
+
+    fn content_type(&self) -> Option<&str> {
+        Some(&self.0.file.mime)
+    }
 }
 
 /// The web seed; see the module docs.

@@ -206,6 +206,37 @@ fn deleting_a_file_keeps_the_chunks_another_file_shares() {
 }
 
 #[test]
+fn bytes_that_fail_their_piece_hash_are_never_handed_out() {
+    let harness = Harness::new();
+    let data = pattern(16, 5_000_000);
+    let entry = publish(&harness, &data, &request("damaged.bin")).entry;
+    harness.content.corrupt_reads.store(true, Ordering::SeqCst);
+    for (offset, length) in [(0, 100), (2_097_150, 10), (4_999_999, 1)] {
+        let error = entry.read(offset, length).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData, "{error}");
+    }
+    let block = swarmgate_core::BlockRef {
+        piece: PieceIndex(1),
+        offset: 0,
+        length: 16_384,
+    };
+    let error = entry.blocks().read_block(block).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData, "{error}");
+    assert!(
+        entry.blocks().read_cached(block).is_none(),
+        "nothing cached"
+    );
+    // Once the disk reads right again, the same pieces are served (and were never cached).
+    harness.content.corrupt_reads.store(false, Ordering::SeqCst);
+    assert_eq!(
+        &entry.read(2_097_150, 10).unwrap()[..],
+        &data[2_097_150..2_097_160]
+    );
+    let error = entry.read(4_999_999, 2).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+}
+
+#[test]
 fn a_failed_metadata_delete_leaves_the_file_served() {
     let harness = Harness::new();
     let recorder = Arc::new(Recorder::default());

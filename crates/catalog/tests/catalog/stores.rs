@@ -98,6 +98,9 @@ pub(crate) struct FlakyContent {
     pub(crate) inner: MemoryContentStore,
     pub(crate) fail_commit: AtomicBool,
     pub(crate) disk_full: AtomicBool,
+    /// Reads come back with their first byte flipped (a failing disk, a file changed behind
+    /// the store's back).
+    pub(crate) corrupt_reads: AtomicBool,
 }
 
 impl FlakyContent {
@@ -106,6 +109,7 @@ impl FlakyContent {
             inner: MemoryContentStore::new(options),
             fail_commit: AtomicBool::new(false),
             disk_full: AtomicBool::new(false),
+            corrupt_reads: AtomicBool::new(false),
         }
     }
 }
@@ -140,7 +144,13 @@ impl ContentStore for FlakyContent {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<(), ContentError> {
-        self.inner.read_exact_at(file, offset, buf)
+        self.inner.read_exact_at(file, offset, buf)?;
+        if self.corrupt_reads.load(Ordering::SeqCst) {
+            if let Some(first) = buf.first_mut() {
+                *first ^= 0xff;
+            }
+        }
+        Ok(())
     }
     fn remove(&self, sha256: &Sha256) -> Result<Option<RemovedContent>, ContentError> {
         self.inner.remove(sha256)

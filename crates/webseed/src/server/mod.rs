@@ -74,6 +74,12 @@ pub trait WebSeedFile: Send + Sync + 'static {
 
     /// Exactly `length` bytes from `offset` (the caller keeps within [`Self::len`]).
     fn read(&self, offset: u64, length: usize) -> io::Result<Bytes>;
+
+    /// The file's media type for `Content-Type`, when the source knows it; `None` (the
+    /// default) answers `application/octet-stream`, what BitTorrent clients expect anyway.
+    fn content_type(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Which segment of a request path names the torrent for [`WebSeedSource::torrent`].
@@ -209,7 +215,6 @@ async fn handle<S: WebSeedSource>(
     };
     base = base
         .status(code)
-        .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, bytes.end - bytes.start);
 
     let first = if method == Method::HEAD {
@@ -236,6 +241,11 @@ async fn handle<S: WebSeedSource>(
         }
         Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR, "the file cannot be read"),
     };
+    let media_type = file
+        .content_type()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    base = base.header(header::CONTENT_TYPE, media_type);
     if method == Method::HEAD {
         return finish(base, Body::empty());
     }

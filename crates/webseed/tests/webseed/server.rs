@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_NONE_MATCH, IF_RANGE, RANGE,
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_NONE_MATCH, IF_RANGE,
+    RANGE,
 };
 use swarmgate_webseed::{DirectorySource, ServerConfig, UrlLayout, file_url};
 
@@ -183,6 +184,7 @@ async fn head_and_conditional_requests() {
     let head = client.head(&url).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(head.headers()[CONTENT_LENGTH], "30000");
+    assert_eq!(head.headers()[CONTENT_TYPE], "application/octet-stream");
     let etag = head.headers()[ETAG].to_str().unwrap().to_owned();
     let wire = album.torrent.info_hash().wire().to_hex();
     assert_eq!(etag, format!("\"{wire}-2\""));
