@@ -1,5 +1,5 @@
 //! The `gateway` binary end to end, each test from a fresh temporary folder with the binary
-//! started on free loopback ports (and SIGKILLed when the test ends): uploads and the download
+//! started on port 0 of loopback (and SIGKILLed when the test ends): uploads and the download
 //! API (`api`), real BitTorrent clients downloading by .torrent and by magnet (`clients`,
 //! ignored unless aria2c, transmission-cli and python3-libtorrent are installed), restarts after
 //! SIGKILL and SIGTERM (`restart`), bad input (`bad_input`) and floods (`rate_limits`). The two
@@ -13,6 +13,7 @@ mod gateway {
     mod clients;
     mod rate_limits;
     mod restart;
+    mod status;
     mod support;
     mod uploads;
 }

@@ -1,6 +1,6 @@
-//! The gateway binary under test, started on free loopback ports in a test's own folder and
-//! SIGKILLed when dropped; the two fixture files; HTTP helpers that check the API's answers.
-//! Every wait is bounded.
+//! The gateway binary under test, started on port 0 of loopback (the ports it bound read from
+//! its `--addresses-file`) in a test's own folder and SIGKILLed when dropped; the two fixture
+//! files; HTTP helpers that check the API's answers. Every wait is bounded.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -8,12 +8,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
-use swarmgate_testkit::programs::{free_port, hex_encode, send_signal, sha256, write_random};
+use swarmgate_testkit::programs::{hex_encode, send_signal, sha256, write_random};
 
 pub(crate) const MIB: u64 = 1024 * 1024;
 /// The longest one request (an upload or a download of 300 MB included) may take.
@@ -82,7 +83,7 @@ pub(crate) fn client() -> Client {
         .expect("an HTTP client")
 }
 
-/// A `gateway` process on free loopback ports, SIGKILLed when dropped.
+/// A `gateway` process on loopback ports it chose, SIGKILLed when dropped.
 pub(crate) struct Gateway {
     child: Option<Child>,
     /// `http://127.0.0.1:PORT`: the API, the HTTP tracker and the web seed.
@@ -100,22 +101,13 @@ pub(crate) struct Gateway {
 }
 
 impl Gateway {
-    /// Starts `gateway --data-dir data …` with `extra` flags and waits until GET /api/health
-    /// answers (at most 30 s) and the start line is logged; a port taken meanwhile: new ports,
-    /// 3 tries. Logs go to a file beside `data`.
+    /// Starts `gateway --data-dir data …` with `extra` flags on port 0 everywhere, reads the
+    /// bound addresses from its `--addresses-file`, and waits until GET /api/health answers
+    /// (at most 30 s) and the start line is logged. Logs go to a file beside `data`.
     pub(crate) fn start(data: &Path, extra: &[&str]) -> Gateway {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Gateway::try_start(data, &extra) {
-                Ok(gateway) => return gateway,
-                Err(failure) => failures.push(failure),
-            }
-        }
-        panic!(
-            "the gateway did not start (3 tries):\n{}",
-            failures.join("\n---\n")
-        )
+        Gateway::try_start(data, &extra)
+            .unwrap_or_else(|failure| panic!("the gateway did not start:\n{failure}"))
     }
 
     /// Starts another gateway on the same folder and flags, on new ports.
@@ -125,23 +117,25 @@ impl Gateway {
     }
 
     fn try_start(data: &Path, extra: &[String]) -> Result<Gateway, String> {
-        let (http, udp, peer) = (free_port(), free_port(), free_port());
-        let http_addr = SocketAddr::from(([127, 0, 0, 1], http));
-        let udp = SocketAddr::from(([127, 0, 0, 1], udp));
-        let peer = SocketAddr::from(([127, 0, 0, 1], peer));
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
+        let run = format!(
+            "{}-{}",
+            std::process::id(),
+            STARTS.fetch_add(1, Ordering::Relaxed)
+        );
         let parent = data.parent().expect("the data folder has a parent");
-        let log = parent.join(format!("gateway-{http}.log"));
+        let log = parent.join(format!("gateway-{run}.log"));
+        let addresses = parent.join(format!("addresses-{run}.json"));
         let out = File::create(&log).expect("create the log file");
         let err = out.try_clone().expect("clone the log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
             .arg("--data-dir")
             .arg(data)
-            .arg("--http-addr")
-            .arg(http_addr.to_string())
-            .arg("--udp-tracker-addr")
-            .arg(udp.to_string())
-            .arg("--peer-addr")
-            .arg(peer.to_string())
+            .args(["--http-addr", "127.0.0.1:0"])
+            .args(["--udp-tracker-addr", "127.0.0.1:0"])
+            .args(["--peer-addr", "127.0.0.1:0"])
+            .arg("--addresses-file")
+            .arg(&addresses)
             .args(extra)
             .env("NO_COLOR", "1")
             .env_remove("SWARMGATE_CONFIG")
@@ -150,13 +144,31 @@ impl Gateway {
             .stderr(err)
             .spawn()
             .expect("start the gateway");
-        let url = format!("http://{http_addr}");
-        let http_client = client();
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let bound = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
                 return Err(format!("exited with {status}:\n{}", tail(&log)));
             }
+            if let Ok(text) = std::fs::read_to_string(&addresses) {
+                break serde_json::from_str::<Value>(&text).expect("the addresses are JSON");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no addresses file within 30 s:\n{}", tail(&log)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let address = |key: &str| -> SocketAddr {
+            bound[key]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} address in {bound}"))
+        };
+        let (http_addr, udp, peer) = (address("http"), address("udp_tracker"), address("peers"));
+        let url = format!("http://{http_addr}");
+        let http_client = client();
+        loop {
             let health = http_client
                 .get(format!("{url}/api/health"))
                 .timeout(Duration::from_secs(5))
