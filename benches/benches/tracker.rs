@@ -43,9 +43,8 @@ fn request(peer: u64) -> (AnnounceRequest, SocketAddr) {
 }
 
 fn filled(now: Instant) -> Tracker {
-    let mut config = TrackerConfig::default();
-    config.secret = Some([3; 16]);
-    let tracker = Tracker::new(config, now).expect("a valid configuration");
+    let tracker =
+        Tracker::new(TrackerConfig::default(), now, [3; 16]).expect("a valid configuration");
     let mut out = Vec::new();
     for peer in 0..PEERS {
         let (request, source) = request(peer);

@@ -19,10 +19,9 @@ fn tracker() -> &'static (Tracker, Instant) {
     TRACKER.get_or_init(|| {
         let now = Instant::now();
         let mut config = TrackerConfig::default();
-        config.secret = Some([1; 16]);
         config.full_scrape = true;
         (
-            Tracker::new(config, now).expect("a valid configuration"),
+            Tracker::new(config, now, [1; 16]).expect("a valid configuration"),
             now,
         )
     })

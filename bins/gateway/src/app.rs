@@ -105,7 +105,7 @@ impl Gateway {
             burst: config.announces_per_second.saturating_mul(2),
         });
         tracker_config.min_interval = tracker_config.min_interval.min(config.announce_interval);
-        let tracker = Tracker::new(tracker_config, Instant::now())
+        let tracker = Tracker::new(tracker_config, Instant::now(), connection_id_secret()?)
             .context("configuring the tracker")?
             .with_observer(Arc::new(DialLeechers {
                 seeder: seeder.clone(),
@@ -254,6 +254,15 @@ fn announce_addr(bound: SocketAddr, public_url: &str) -> SocketAddr {
         .unwrap_or("");
     let ip = host.parse().unwrap_or_else(|_| reachable(bound.ip()));
     SocketAddr::new(ip, bound.port())
+}
+
+/// The key of the UDP tracker's connection ids: new on every start (clients holding an old id
+/// simply connect again).
+fn connection_id_secret() -> anyhow::Result<[u8; 16]> {
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret)
+        .map_err(|e| anyhow::anyhow!("no OS randomness for the tracker's connection ids: {e}"))?;
+    Ok(secret)
 }
 
 /// Twelve random peer-id characters (the seeder's id differs per run, as clients' do).

@@ -21,10 +21,12 @@
 //!   `UdpTracker`, and `Announcer`, the entry type for a torrent engine: one per torrent, it
 //!   walks the tiers, remembers tracker ids and says when to announce next.
 //!
-//! The pure core (everything without the feature) opens no socket, reads no clock (`now` is
-//! passed in) and draws randomness only from seeds it is given. It does not pick peers, rank
-//! them or connect to them (the session and rank crates do), and it does not parse torrents
-//! (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the codecs
+//! The pure core (everything without the features) opens no socket, reads no clock (`now` is
+//! passed in) and draws no randomness: it uses the seeds it is given, and the tracker's UDP
+//! connection ids are keyed by a secret its caller passes to [`Tracker::new`] (only the `client`
+//! feature's `AnnouncerConfig::new` asks the operating system, for a key). It does not pick
+//! peers, rank them or connect to them (the session and rank crates do), and it does not parse
+//! torrents (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the codecs
 //! with the client: what one side writes, the other side's parser reads back in the tests.
 //!
 //! ```

@@ -62,7 +62,9 @@ impl Tracker {
     /// use swarmgate_tracker::{Tracker, TrackerConfig};
     ///
     /// let now = Instant::now();
-    /// let tracker = Tracker::new(TrackerConfig::default(), now)?;
+    /// // In a server: 16 bytes from the operating system, e.g. `getrandom::fill`.
+    /// let secret = [0x5a; 16];
+    /// let tracker = Tracker::new(TrackerConfig::default(), now, secret)?;
     /// let target = b"/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb\
     ///                &port=6881&left=0&compact=1";
     /// let answer = tracker.handle_http(now, target, "192.0.2.7:50000".parse()?);

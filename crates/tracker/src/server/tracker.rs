@@ -107,16 +107,14 @@ impl std::fmt::Debug for Tracker {
 
 impl Tracker {
     /// A tracker with no swarms. `now` is its epoch: every later `now` must not be earlier.
-    pub fn new(config: TrackerConfig, now: Instant) -> Result<Self, ConfigError> {
+    ///
+    /// `secret` keys the UDP connection ids (a SipHash key): the caller draws it from the
+    /// operating system at start (`getrandom::fill`), so that no one can forge an id, or keeps
+    /// one across restarts so that issued ids survive them; it must not be guessable. The
+    /// tracker itself draws no randomness: it is a pure core, and an argument rather than a
+    /// [`TrackerConfig`] field because no default value would be safe.
+    pub fn new(config: TrackerConfig, now: Instant, secret: [u8; 16]) -> Result<Self, ConfigError> {
         let client_intervals = config.client_intervals()?;
-        let secret = match config.secret {
-            Some(secret) => secret,
-            None => {
-                let mut bytes = [0u8; 16];
-                getrandom::fill(&mut bytes).map_err(|_| ConfigError::NoRandomness)?;
-                bytes
-            }
-        };
         let mut halves = [[0u8; 8]; 2];
         halves[0].copy_from_slice(&secret[..8]);
         halves[1].copy_from_slice(&secret[8..]);

@@ -12,7 +12,7 @@ use swarmgate_tracker::{
     UdpResponse, announce_url, decode_announce_response, decode_scrape_response,
 };
 
-use super::server::config;
+use super::server::{SECRET, config};
 
 #[derive(Clone, Debug)]
 struct Step {
@@ -66,7 +66,7 @@ proptest! {
         let start = Instant::now();
         let mut config = config();
         config.interval = Duration::from_secs(300);
-        let tracker = Tracker::new(config, start).unwrap();
+        let tracker = Tracker::new(config, start, SECRET).unwrap();
         let mut model: HashMap<(u8, u8, bool), Known> = HashMap::new();
         let mut downloaded: HashMap<u8, u32> = HashMap::new();
         let mut clock = 0u64;
@@ -143,7 +143,7 @@ proptest! {
         query in proptest::collection::vec(any::<u8>(), 0..300),
     ) {
         let now = Instant::now();
-        let tracker = Tracker::new(config(), now).unwrap();
+        let tracker = Tracker::new(config(), now, SECRET).unwrap();
         let mut target = path.as_bytes().to_vec();
         target.extend_from_slice(&query);
         let answer = tracker.handle_http(now, &target, SocketAddr::from(([10, 0, 0, 1], 1)));
@@ -168,7 +168,7 @@ proptest! {
         v6 in any::<bool>(),
     ) {
         let now = Instant::now();
-        let tracker = Tracker::new(config(), now).unwrap();
+        let tracker = Tracker::new(config(), now, SECRET).unwrap();
         let source: SocketAddr = if v6 {
             "[2001:db8::1]:1".parse().unwrap()
         } else {
@@ -199,7 +199,7 @@ proptest! {
 
 #[test]
 fn scrape_stats_of_an_unknown_torrent_are_zero() {
-    let tracker = Tracker::new(config(), Instant::now()).unwrap();
+    let tracker = Tracker::new(config(), Instant::now(), SECRET).unwrap();
     assert_eq!(
         tracker.scrape(&[InfoHashV1([3; 20])]),
         [ScrapeStats::default()]
