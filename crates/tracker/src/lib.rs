@@ -26,8 +26,10 @@
 //! connection ids are keyed by a secret its caller passes to [`Tracker::new`] (only the `client`
 //! feature's `AnnouncerConfig::new` asks the operating system, for a key). It does not pick
 //! peers, rank them or connect to them (the session and rank crates do), and it does not parse
-//! torrents (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the codecs
-//! with the client: what one side writes, the other side's parser reads back in the tests.
+//! torrents (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the
+//! codecs with the client: its handlers answer through the encoders behind
+//! [`encode_announce_response`] and [`UdpResponse::encode`], and what one side writes the other
+//! side's parser reads back in the tests.
 //!
 //! ```
 //! use swarmgate_core::{InfoHashV1, PeerId};

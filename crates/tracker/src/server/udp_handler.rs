@@ -8,29 +8,28 @@
 //! that is malformed or refused gets an error packet saying why. Answers to IPv6 clients carry
 //! 18-byte peers and at most 80 of them, so that the datagram fits a 1500-byte path without
 //! fragments; IPv4 answers carry up to the configured cap (200 peers: 1220 bytes).
+//!
+//! Every answer is written by the packet codec's writers (the ones [`UdpResponse::encode`]
+//! uses); an announce answer's peers go from the registry straight into the datagram after a
+//! placeholder head, which `announce_head` fills once the counts are known.
+//!
+//! [`UdpResponse::encode`]: crate::UdpResponse::encode
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{Refusal, Tracker};
-use crate::announce::ScrapeStats;
+use crate::announce::AnnounceRequest;
 use crate::udp::{
-    ANNOUNCE, AddressFamily, CONNECT, ERROR, MAX_SCRAPE_HASHES, PROTOCOL_ID, SCRAPE, UdpRequest,
+    ANNOUNCE_HEAD_LEN, AddressFamily, CONNECT, MAX_SCRAPE_HASHES, PROTOCOL_ID, UdpRequest,
+    announce_head, encode_connect, encode_error, encode_scrape,
 };
 
 /// Most peers in an answer to an IPv6 client: 20 + 80 * 18 = 1460 bytes.
 const MAX_PEERS_V6: u32 = 80;
 
-fn header(out: &mut Vec<u8>, action: u32, transaction_id: u32) {
-    out.extend_from_slice(&action.to_be_bytes());
-    out.extend_from_slice(&transaction_id.to_be_bytes());
-}
-
-fn error(out: &mut Vec<u8>, transaction_id: u32, message: &str) {
-    out.clear();
-    header(out, ERROR, transaction_id);
-    out.extend_from_slice(message.as_bytes());
-}
+/// Length of a request's header: connection id, action, transaction id.
+const REQUEST_HEADER_LEN: usize = 16;
 
 impl Tracker {
     /// Answers one datagram from `source`, writing the answer to `out` (cleared first).
@@ -43,7 +42,7 @@ impl Tracker {
         out: &mut Vec<u8>,
     ) -> bool {
         out.clear();
-        if packet.len() < 16 {
+        if packet.len() < REQUEST_HEADER_LEN {
             return false;
         }
         let word = |at: usize| {
@@ -60,73 +59,75 @@ impl Tracker {
             if connection_id != PROTOCOL_ID {
                 return false;
             }
-            header(out, CONNECT, transaction_id);
-            let issued = self.ids.issue(&source, secs);
-            out.extend_from_slice(&issued.to_be_bytes());
+            encode_connect(transaction_id, self.ids.issue(&source, secs), out);
             return true;
         }
         if !self.ids.is_valid(connection_id, &source, secs) {
             return false;
         }
         if let Err(refusal) = self.admit(source.ip(), now) {
-            error(out, transaction_id, &refusal.to_string());
+            encode_error(transaction_id, &refusal.to_string(), out);
             return true;
         }
-        match UdpRequest::decode(packet) {
-            Ok(UdpRequest::Announce { mut request, .. }) => {
-                let family = if source.ip().to_canonical().is_ipv4() {
-                    AddressFamily::V4
-                } else {
-                    AddressFamily::V6
-                };
-                if family == AddressFamily::V6 {
-                    let wanted = request.numwant.unwrap_or(self.config().numwant_default);
-                    request.numwant = Some(wanted.min(MAX_PEERS_V6));
-                }
-                header(out, ANNOUNCE, transaction_id);
-                out.extend_from_slice(&[0; 12]);
-                match self.announce_admitted(now, &request, source, out) {
-                    Ok(announced) => {
-                        if announced.family != family {
-                            // A trusted `ip` of the other family: its peers do not fit
-                            // this socket's entry size.
-                            out.truncate(20);
-                        }
-                        let interval = u32::try_from(announced.interval.as_secs());
-                        out[8..12].copy_from_slice(&interval.unwrap_or(u32::MAX).to_be_bytes());
-                        out[12..16].copy_from_slice(&announced.incomplete.to_be_bytes());
-                        out[16..20].copy_from_slice(&announced.complete.to_be_bytes());
-                    }
-                    Err(refusal) => error(out, transaction_id, &refusal.to_string()),
+        let refusal = match UdpRequest::decode(packet) {
+            Ok(UdpRequest::Announce { request, .. }) => {
+                match self.udp_announce(now, request, source, transaction_id, out) {
+                    Ok(()) => return true,
+                    Err(refusal) => refusal,
                 }
             }
             Ok(UdpRequest::Scrape { info_hashes, .. }) => {
                 if info_hashes.is_empty() || info_hashes.len() > MAX_SCRAPE_HASHES {
-                    let refusal = self.refuse(Refusal::TooManyHashes {
+                    self.refuse(Refusal::TooManyHashes {
                         count: info_hashes.len(),
                         max: MAX_SCRAPE_HASHES,
-                    });
-                    error(out, transaction_id, &refusal.to_string());
+                    })
+                } else {
+                    encode_scrape(transaction_id, &self.scrape(&info_hashes), out);
                     return true;
                 }
-                header(out, SCRAPE, transaction_id);
-                for ScrapeStats {
-                    complete,
-                    downloaded,
-                    incomplete,
-                } in self.scrape(&info_hashes)
-                {
-                    out.extend_from_slice(&complete.to_be_bytes());
-                    out.extend_from_slice(&downloaded.to_be_bytes());
-                    out.extend_from_slice(&incomplete.to_be_bytes());
-                }
             }
+            // A connect was answered above: the action is the same word.
             Ok(UdpRequest::Connect { .. }) => return false,
-            Err(e) => {
-                let refusal = self.refuse(Refusal::Malformed(e));
-                error(out, transaction_id, &refusal.to_string());
-            }
-        }
+            Err(e) => self.refuse(Refusal::Malformed(e)),
+        };
+        out.clear();
+        encode_error(transaction_id, &refusal.to_string(), out);
         true
+    }
+
+    /// Writes the answer to an announce into `out`: a placeholder head, the peers from the
+    /// registry, then the head over the placeholder.
+    fn udp_announce(
+        &self,
+        now: Instant,
+        mut request: AnnounceRequest,
+        source: SocketAddr,
+        transaction_id: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Refusal> {
+        let family = if source.ip().to_canonical().is_ipv4() {
+            AddressFamily::V4
+        } else {
+            AddressFamily::V6
+        };
+        if family == AddressFamily::V6 {
+            let wanted = request.numwant.unwrap_or(self.config().numwant_default);
+            request.numwant = Some(wanted.min(MAX_PEERS_V6));
+        }
+        out.extend_from_slice(&[0; ANNOUNCE_HEAD_LEN]);
+        let announced = self.announce_admitted(now, &request, source, out)?;
+        if announced.family != family {
+            // A trusted `ip` of the other family: its peers do not fit this socket's entry size.
+            out.truncate(ANNOUNCE_HEAD_LEN);
+        }
+        let head = announce_head(
+            transaction_id,
+            announced.interval,
+            announced.incomplete,
+            announced.complete,
+        );
+        out[..ANNOUNCE_HEAD_LEN].copy_from_slice(&head);
+        Ok(())
     }
 }
