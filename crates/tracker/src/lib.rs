@@ -14,7 +14,8 @@
 //! - the server: [`Tracker`], the swarm registry with its policy ([`TrackerConfig`]: intervals,
 //!   numwant, allow-list, trusted `ip`, full scrape, per-address rate limit, per-client
 //!   intervals by BEP 20 peer id), its statistics, and the HTTP and UDP request handlers
-//!   ([`Tracker::handle_http`], [`Tracker::handle_udp`]);
+//!   ([`Tracker::handle_http`], and [`Tracker::handle_udp`], whose [`UdpAnswer`] says whether
+//!   to send the answer or why a datagram is dropped);
 //! - behind the default `server` feature, the socket drivers `serve_http` (hyper) and
 //!   `serve_udp` (worker threads);
 //! - behind the default `client` feature, the tokio drivers: `HttpTracker` (reqwest),
@@ -68,7 +69,7 @@ pub use http::{
 };
 pub use server::{
     Access, AnnounceObserver, AnnounceSeen, Announced, ConfigError, HttpAnswer, RateLimit, Refusal,
-    Tracker, TrackerConfig, TrackerStats,
+    Tracker, TrackerConfig, TrackerStats, UdpAnswer, UdpDrop,
 };
 #[cfg(feature = "server")]
 pub use server::{serve_http, serve_udp};

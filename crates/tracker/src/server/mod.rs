@@ -33,6 +33,7 @@ pub use http_handler::HttpAnswer;
 pub use http_server::serve_http;
 pub use observer::{AnnounceObserver, AnnounceSeen};
 pub use tracker::{Announced, Tracker, TrackerStats};
+pub use udp_handler::{UdpAnswer, UdpDrop};
 #[cfg(feature = "server")]
 pub use udp_server::serve_udp;
 

@@ -61,6 +61,12 @@ pub struct TrackerStats {
     pub refused: u64,
     /// Of those, refused by the per-address rate limit.
     pub rate_limited: u64,
+    /// UDP datagrams dropped unanswered because they are not BEP 15 requests (too short, or a
+    /// connect without the protocol id).
+    pub udp_not_tracker: u64,
+    /// UDP announces and scrapes dropped unanswered because their connection id was not issued
+    /// to their address in the last two minutes (expired, another address's, or forged).
+    pub udp_bad_connection_id: u64,
     /// Announces per second between the last two [`Tracker::maintain`] calls.
     pub announces_per_second: f64,
     /// Scrapes per second between the last two [`Tracker::maintain`] calls.
@@ -89,6 +95,8 @@ pub struct Tracker {
     epoch: Instant,
     refused: AtomicU64,
     rate_limited: AtomicU64,
+    pub(super) udp_not_tracker: AtomicU64,
+    pub(super) udp_bad_connection_id: AtomicU64,
     rates: Mutex<RateWindow>,
     observer: Option<Arc<dyn AnnounceObserver>>,
     /// The embedding process's own seeder in each swarm (from [`Tracker::announce_local`]).
@@ -126,6 +134,8 @@ impl Tracker {
             epoch: now,
             refused: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            udp_not_tracker: AtomicU64::new(0),
+            udp_bad_connection_id: AtomicU64::new(0),
             rates: Mutex::new(RateWindow {
                 at: now,
                 announces: 0,
@@ -419,6 +429,8 @@ impl Tracker {
             scrapes: totals.scrapes,
             refused: self.refused.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            udp_not_tracker: self.udp_not_tracker.load(Ordering::Relaxed),
+            udp_bad_connection_id: self.udp_bad_connection_id.load(Ordering::Relaxed),
             announces_per_second: rates.announces_per_second,
             scrapes_per_second: rates.scrapes_per_second,
         }

@@ -1,5 +1,5 @@
 //! UDP tracker requests (BEP 15) answered by a [`Tracker`], independent of any socket: a
-//! datagram in, a datagram (or nothing) out.
+//! datagram in, a datagram (or nothing) out, and a [`UdpAnswer`] saying which.
 //!
 //! A connect is answered with a stateless connection id (see `connection_id`). An announce or
 //! scrape with a connection id that was not issued to its source address in the last two
@@ -16,6 +16,7 @@
 //! [`UdpResponse::encode`]: crate::UdpResponse::encode
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Refusal, Tracker};
@@ -31,19 +32,50 @@ const MAX_PEERS_V6: u32 = 80;
 /// Length of a request's header: connection id, action, transaction id.
 const REQUEST_HEADER_LEN: usize = 16;
 
+/// What [`Tracker::handle_udp`] made of one datagram.
+#[must_use = "the answer in `out` reaches the client only if the caller sends it"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpAnswer {
+    /// Send `out` back to the datagram's source: a connection id, an announce or scrape
+    /// answer, or an error packet saying why the request was refused.
+    Send,
+    /// Send nothing, for this reason (counted in [`TrackerStats`](crate::TrackerStats)).
+    Drop(UdpDrop),
+}
+
+impl UdpAnswer {
+    /// Whether there is a datagram to send.
+    pub fn is_send(self) -> bool {
+        self == UdpAnswer::Send
+    }
+}
+
+/// Why a datagram gets no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UdpDrop {
+    /// Not a BEP 15 request: shorter than the 16-byte request header, or a connect without
+    /// the protocol id. Counted in `TrackerStats::udp_not_tracker`.
+    NotTracker,
+    /// An announce or scrape whose connection id was not issued to the source address in the
+    /// last two minutes (expired, another address's, or forged): answering could reflect
+    /// traffic at a spoofed address. Counted in `TrackerStats::udp_bad_connection_id`.
+    BadConnectionId,
+}
+
 impl Tracker {
-    /// Answers one datagram from `source`, writing the answer to `out` (cleared first).
-    /// Returns `false` when nothing is to be sent.
+    /// Answers one datagram from `source`, writing the answer to `out` (cleared first); the
+    /// returned [`UdpAnswer`] says whether to send it.
     pub fn handle_udp(
         &self,
         now: Instant,
         packet: &[u8],
         source: SocketAddr,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> UdpAnswer {
         out.clear();
         if packet.len() < REQUEST_HEADER_LEN {
-            return false;
+            return self.drop_udp(UdpDrop::NotTracker);
         }
         let word = |at: usize| {
             let mut w = [0u8; 4];
@@ -57,22 +89,22 @@ impl Tracker {
         let secs = self.seconds(now);
         if action == CONNECT {
             if connection_id != PROTOCOL_ID {
-                return false;
+                return self.drop_udp(UdpDrop::NotTracker);
             }
             encode_connect(transaction_id, self.ids.issue(&source, secs), out);
-            return true;
+            return UdpAnswer::Send;
         }
         if !self.ids.is_valid(connection_id, &source, secs) {
-            return false;
+            return self.drop_udp(UdpDrop::BadConnectionId);
         }
         if let Err(refusal) = self.admit(source.ip(), now) {
             encode_error(transaction_id, &refusal.to_string(), out);
-            return true;
+            return UdpAnswer::Send;
         }
         let refusal = match UdpRequest::decode(packet) {
             Ok(UdpRequest::Announce { request, .. }) => {
                 match self.udp_announce(now, request, source, transaction_id, out) {
-                    Ok(()) => return true,
+                    Ok(()) => return UdpAnswer::Send,
                     Err(refusal) => refusal,
                 }
             }
@@ -84,16 +116,16 @@ impl Tracker {
                     })
                 } else {
                     encode_scrape(transaction_id, &self.scrape(&info_hashes), out);
-                    return true;
+                    return UdpAnswer::Send;
                 }
             }
             // A connect was answered above: the action is the same word.
-            Ok(UdpRequest::Connect { .. }) => return false,
+            Ok(UdpRequest::Connect { .. }) => return self.drop_udp(UdpDrop::NotTracker),
             Err(e) => self.refuse(Refusal::Malformed(e)),
         };
         out.clear();
         encode_error(transaction_id, &refusal.to_string(), out);
-        true
+        UdpAnswer::Send
     }
 
     /// Writes the answer to an announce into `out`: a placeholder head, the peers from the
@@ -129,5 +161,15 @@ impl Tracker {
         );
         out[..ANNOUNCE_HEAD_LEN].copy_from_slice(&head);
         Ok(())
+    }
+
+    /// Counts a dropped datagram and says so.
+    fn drop_udp(&self, reason: UdpDrop) -> UdpAnswer {
+        let counter = match reason {
+            UdpDrop::NotTracker => &self.udp_not_tracker,
+            UdpDrop::BadConnectionId => &self.udp_bad_connection_id,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        UdpAnswer::Drop(reason)
     }
 }

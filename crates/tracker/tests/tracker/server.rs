@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_tracker::{
     Access, AddressFamily, AnnounceEvent, AnnounceRequest, AnnounceResponse, ConfigError,
-    RateLimit, ScrapeStats, Tracker, TrackerConfig, TrackerError, UdpRequest, UdpResponse,
-    announce_url, decode_announce_response, decode_scrape_response, scrape_request_url,
+    RateLimit, ScrapeStats, Tracker, TrackerConfig, TrackerError, UdpAnswer, UdpDrop, UdpRequest,
+    UdpResponse, announce_url, decode_announce_response, decode_scrape_response,
+    scrape_request_url,
 };
 
 pub(crate) const HASH: InfoHashV1 = InfoHashV1([0xab; 20]);
@@ -589,7 +590,7 @@ pub(crate) fn udp(
     let mut packet = Vec::new();
     request.encode(&mut packet);
     let mut out = Vec::new();
-    if !tracker.handle_udp(now, &packet, source, &mut out) {
+    if !tracker.handle_udp(now, &packet, source, &mut out).is_send() {
         return None;
     }
     Some(UdpResponse::decode(&out, AddressFamily::of(&source)).expect("a valid answer"))
@@ -658,6 +659,7 @@ fn udp_announce_scrape_and_connection_ids() {
         "an expired id"
     );
     assert!(announce(connection_id, now + Duration::from_secs(120), addr(2)).is_some());
+    assert_eq!(tracker.stats().udp_bad_connection_id, 3);
 
     let scrape = UdpRequest::Scrape {
         connection_id,
@@ -710,20 +712,32 @@ fn udp_refusals_and_malformed_packets_get_an_error_only_with_a_valid_id() {
     let mut short = Vec::new();
     announce.encode(&mut short);
     short.truncate(60);
-    assert!(tracker.handle_udp(now, &short, addr(2), &mut out));
+    assert_eq!(
+        tracker.handle_udp(now, &short, addr(2), &mut out),
+        UdpAnswer::Send
+    );
     let answer = UdpResponse::decode(&out, AddressFamily::V4).unwrap();
     assert!(matches!(answer, UdpResponse::Error { message, .. }
         if message == "malformed request: UDP announce request: expected 98 bytes, got 60"));
     short[..8].copy_from_slice(&1u64.to_be_bytes());
-    assert!(
-        !tracker.handle_udp(now, &short, addr(2), &mut out),
+    assert_eq!(
+        tracker.handle_udp(now, &short, addr(2), &mut out),
+        UdpAnswer::Drop(UdpDrop::BadConnectionId),
         "no id, no answer"
     );
-    assert!(!tracker.handle_udp(now, &[0; 15], addr(2), &mut out));
+    assert_eq!(
+        tracker.handle_udp(now, &[0; 15], addr(2), &mut out),
+        UdpAnswer::Drop(UdpDrop::NotTracker)
+    );
     let mut bad_magic = Vec::new();
     UdpRequest::Connect { transaction_id: 1 }.encode(&mut bad_magic);
     bad_magic[0] ^= 1;
-    assert!(!tracker.handle_udp(now, &bad_magic, addr(2), &mut out));
+    assert_eq!(
+        tracker.handle_udp(now, &bad_magic, addr(2), &mut out),
+        UdpAnswer::Drop(UdpDrop::NotTracker)
+    );
+    let stats = tracker.stats();
+    assert_eq!((stats.udp_not_tracker, stats.udp_bad_connection_id), (2, 1));
 }
 
 #[test]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_tracker::{
-    AddressFamily, AnnounceEvent, AnnounceRequest, ScrapeStats, Tracker, TrackerError, UdpRequest,
-    UdpResponse, announce_url, decode_announce_response, decode_scrape_response,
+    AddressFamily, AnnounceEvent, AnnounceRequest, ScrapeStats, Tracker, TrackerError, UdpAnswer,
+    UdpRequest, UdpResponse, announce_url, decode_announce_response, decode_scrape_response,
     encode_announce_response,
 };
 
@@ -180,18 +180,18 @@ proptest! {
             let mut connect = Vec::new();
             UdpRequest::Connect { transaction_id: 1 }.encode(&mut connect);
             let mut out = Vec::new();
-            prop_assert!(tracker.handle_udp(now, &connect, source, &mut out));
+            prop_assert_eq!(tracker.handle_udp(now, &connect, source, &mut out), UdpAnswer::Send);
             packet[..8].copy_from_slice(&out[8..16]);
         }
         let mut out = Vec::new();
-        if tracker.handle_udp(now, &packet, source, &mut out) {
+        if tracker.handle_udp(now, &packet, source, &mut out).is_send() {
             let answer = UdpResponse::decode(&out, AddressFamily::of(&source));
             prop_assert!(answer.is_ok(), "{:?}", answer);
             prop_assert_eq!(&answer.unwrap().transaction_id().to_be_bytes()[..], &packet[12..16]);
         }
         // Every truncation of the packet, too.
         for len in 0..packet.len() {
-            if tracker.handle_udp(now, &packet[..len], source, &mut out) {
+            if tracker.handle_udp(now, &packet[..len], source, &mut out).is_send() {
                 prop_assert!(UdpResponse::decode(&out, AddressFamily::of(&source)).is_ok());
             }
         }
@@ -247,13 +247,13 @@ proptest! {
         let mut connect = Vec::new();
         UdpRequest::Connect { transaction_id: 1 }.encode(&mut connect);
         let mut out = Vec::new();
-        prop_assert!(tracker.handle_udp(now, &connect, source, &mut out));
+        prop_assert_eq!(tracker.handle_udp(now, &connect, source, &mut out), UdpAnswer::Send);
         let mut id = [0u8; 8];
         id.copy_from_slice(&out[8..16]);
         let mut packet = Vec::new();
         let connection_id = u64::from_be_bytes(id);
         UdpRequest::Announce { connection_id, transaction_id: 2, request }.encode(&mut packet);
-        prop_assert!(tracker.handle_udp(now, &packet, source, &mut out));
+        prop_assert_eq!(tracker.handle_udp(now, &packet, source, &mut out), UdpAnswer::Send);
         let family = AddressFamily::of(&source);
         let mut again = Vec::new();
         UdpResponse::decode(&out, family).unwrap().encode(family, &mut again);
