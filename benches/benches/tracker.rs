@@ -43,9 +43,8 @@ fn request(peer: u64) -> (AnnounceRequest, SocketAddr) {
 }
 
 fn filled(now: Instant) -> Tracker {
-    let mut config = TrackerConfig::default();
-    config.secret = Some([3; 16]);
-    let tracker = Tracker::new(config, now).expect("a valid configuration");
+    let tracker =
+        Tracker::new(TrackerConfig::default(), now, [3; 16]).expect("a valid configuration");
     let mut out = Vec::new();
     for peer in 0..PEERS {
         let (request, source) = request(peer);
@@ -55,6 +54,21 @@ fn filled(now: Instant) -> Tracker {
             .expect("an open tracker accepts");
     }
     tracker
+}
+
+/// A connection id for `source`, from a UDP connect.
+fn connection_id(tracker: &Tracker, now: Instant, source: SocketAddr) -> u64 {
+    let mut connect = Vec::new();
+    UdpRequest::Connect { transaction_id: 1 }.encode(&mut connect);
+    let mut reply = Vec::new();
+    assert!(
+        tracker
+            .handle_udp(now, &connect, source, &mut reply)
+            .is_send()
+    );
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&reply[8..16]);
+    u64::from_be_bytes(id)
 }
 
 fn handlers(c: &mut Criterion) {
@@ -69,24 +83,16 @@ fn handlers(c: &mut Criterion) {
         b.iter_batched_ref(
             || {
                 let (request, source) = request(rng.next_u64() % PEERS);
-                let mut connect = Vec::new();
-                UdpRequest::Connect { transaction_id: 1 }.encode(&mut connect);
-                let mut reply = Vec::new();
-                tracker.handle_udp(now, &connect, source, &mut reply);
-                let mut id = [0u8; 8];
-                id.copy_from_slice(&reply[8..16]);
                 let mut packet = Vec::new();
                 UdpRequest::Announce {
-                    connection_id: u64::from_be_bytes(id),
+                    connection_id: connection_id(&tracker, now, source),
                     transaction_id: 2,
                     request,
                 }
                 .encode(&mut packet);
                 (packet, source)
             },
-            |(packet, source)| {
-                black_box(tracker.handle_udp(now, packet, *source, &mut out));
-            },
+            |(packet, source)| black_box(tracker.handle_udp(now, packet, *source, &mut out)),
             criterion::BatchSize::SmallInput,
         );
     });
@@ -104,15 +110,9 @@ fn handlers(c: &mut Criterion) {
         b.iter_batched_ref(
             || {
                 let source = SocketAddr::from(([10, 9, 9, 9], 1));
-                let mut connect = Vec::new();
-                UdpRequest::Connect { transaction_id: 1 }.encode(&mut connect);
-                let mut reply = Vec::new();
-                tracker.handle_udp(now, &connect, source, &mut reply);
-                let mut id = [0u8; 8];
-                id.copy_from_slice(&reply[8..16]);
                 let mut packet = Vec::new();
                 UdpRequest::Scrape {
-                    connection_id: u64::from_be_bytes(id),
+                    connection_id: connection_id(&tracker, now, source),
                     transaction_id: 2,
                     info_hashes: vec![hash(rng.next_u64() % TORRENTS)],
                 }

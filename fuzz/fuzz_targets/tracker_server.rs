@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use swarmgate_tracker::{
-    AddressFamily, Tracker, TrackerConfig, TrackerError, UdpRequest, UdpResponse,
+    AddressFamily, Tracker, TrackerConfig, TrackerError, UdpAnswer, UdpRequest, UdpResponse,
     decode_announce_response, decode_scrape_response,
 };
 
@@ -19,10 +19,9 @@ fn tracker() -> &'static (Tracker, Instant) {
     TRACKER.get_or_init(|| {
         let now = Instant::now();
         let mut config = TrackerConfig::default();
-        config.secret = Some([1; 16]);
         config.full_scrape = true;
         (
-            Tracker::new(config, now).expect("a valid configuration"),
+            Tracker::new(config, now, [1; 16]).expect("a valid configuration"),
             now,
         )
     })
@@ -51,16 +50,19 @@ fuzz_target!(|data: &[u8]| {
 
         let family = AddressFamily::of(&source);
         let mut out = Vec::new();
-        if tracker.handle_udp(now, data, source, &mut out) {
+        if tracker.handle_udp(now, data, source, &mut out).is_send() {
             assert!(UdpResponse::decode(&out, family).is_ok());
         }
         if data.len() >= 16 {
             let mut connect = Vec::new();
             UdpRequest::Connect { transaction_id: 0 }.encode(&mut connect);
-            assert!(tracker.handle_udp(now, &connect, source, &mut out));
+            assert_eq!(
+                tracker.handle_udp(now, &connect, source, &mut out),
+                UdpAnswer::Send
+            );
             let mut packet = data.to_vec();
             packet[..8].copy_from_slice(&out[8..16]);
-            if tracker.handle_udp(now, &packet, source, &mut out) {
+            if tracker.handle_udp(now, &packet, source, &mut out).is_send() {
                 let answer = UdpResponse::decode(&out, family).expect("a decodable answer");
                 assert_eq!(answer.transaction_id().to_be_bytes(), packet[12..16]);
             }

@@ -29,7 +29,9 @@ fn main() {
         .unwrap_or(1_000_000);
     let torrents: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let now = Instant::now();
-    let tracker = Tracker::new(TrackerConfig::default(), now).expect("default configuration");
+    // The connection-id key does not matter here: no UDP request is made.
+    let tracker =
+        Tracker::new(TrackerConfig::default(), now, [0; 16]).expect("default configuration");
     let mut rng = SplitMix64::new(42);
     let hashes: Vec<InfoHashV1> = (0..torrents)
         .map(|_| {

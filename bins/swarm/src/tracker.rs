@@ -126,8 +126,13 @@ pub(crate) fn run_tracker(args: &TrackerArgs) -> anyhow::Result<()> {
         bail!("nothing to serve: give --http ADDR, --udp ADDR or both");
     }
     let allowed = allow_list(args)?;
-    let tracker =
-        Tracker::new(config(args, &allowed), Instant::now()).context("tracker configuration")?;
+    // The key of the UDP connection ids: new on every start (clients holding an old id simply
+    // connect again).
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret)
+        .map_err(|e| anyhow::anyhow!("no OS randomness for the connection ids: {e}"))?;
+    let tracker = Tracker::new(config(args, &allowed), Instant::now(), secret)
+        .context("tracker configuration")?;
     for hash in allowed {
         tracker.allow(hash);
     }

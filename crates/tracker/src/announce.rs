@@ -126,6 +126,9 @@ pub struct AnnounceResponse {
     pub complete: Option<u32>,
     /// Leechers (`incomplete`; UDP `leechers`), when told.
     pub incomplete: Option<u32>,
+    /// Completed downloads the swarm has seen (`downloaded`, which opentracker and this crate's
+    /// server send; not in UDP), when told.
+    pub downloaded: Option<u32>,
     /// Peers to connect to: IPv4 and IPv6 together.
     pub peers: Vec<SocketAddr>,
     /// A `warning message`: the announce worked, but show this.
@@ -142,6 +145,7 @@ impl AnnounceResponse {
             min_interval: None,
             complete: None,
             incomplete: None,
+            downloaded: None,
             peers: Vec::new(),
             warning: None,
             tracker_id: None,

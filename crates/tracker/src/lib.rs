@@ -14,18 +14,23 @@
 //! - the server: [`Tracker`], the swarm registry with its policy ([`TrackerConfig`]: intervals,
 //!   numwant, allow-list, trusted `ip`, full scrape, per-address rate limit, per-client
 //!   intervals by BEP 20 peer id), its statistics, and the HTTP and UDP request handlers
-//!   ([`Tracker::handle_http`], [`Tracker::handle_udp`]);
+//!   ([`Tracker::handle_http`], and [`Tracker::handle_udp`], whose [`UdpAnswer`] says whether
+//!   to send the answer or why a datagram is dropped);
 //! - behind the default `server` feature, the socket drivers `serve_http` (hyper) and
 //!   `serve_udp` (worker threads);
 //! - behind the default `client` feature, the tokio drivers: `HttpTracker` (reqwest),
 //!   `UdpTracker`, and `Announcer`, the entry type for a torrent engine: one per torrent, it
 //!   walks the tiers, remembers tracker ids and says when to announce next.
 //!
-//! The pure core (everything without the feature) opens no socket, reads no clock (`now` is
-//! passed in) and draws randomness only from seeds it is given. It does not pick peers, rank
-//! them or connect to them (the session and rank crates do), and it does not parse torrents
-//! (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the codecs
-//! with the client: what one side writes, the other side's parser reads back in the tests.
+//! The pure core (everything without the features) opens no socket, reads no clock (`now` is
+//! passed in) and draws no randomness: it uses the seeds it is given, and the tracker's UDP
+//! connection ids are keyed by a secret its caller passes to [`Tracker::new`] (only the `client`
+//! feature's `AnnouncerConfig::new` asks the operating system, for a key). It does not pick
+//! peers, rank them or connect to them (the session and rank crates do), and it does not parse
+//! torrents (`swarmgate-metainfo` gives the tiers as `Vec<Vec<String>>`). The server shares the
+//! codecs with the client: its handlers answer through the encoders behind
+//! [`encode_announce_response`] and [`UdpResponse::encode`], and what one side writes the other
+//! side's parser reads back in the tests.
 //!
 //! ```
 //! use swarmgate_core::{InfoHashV1, PeerId};
@@ -64,7 +69,7 @@ pub use http::{
 };
 pub use server::{
     Access, AnnounceObserver, AnnounceSeen, Announced, ConfigError, HttpAnswer, RateLimit, Refusal,
-    Tracker, TrackerConfig, TrackerStats,
+    Tracker, TrackerConfig, TrackerStats, UdpAnswer, UdpDrop,
 };
 #[cfg(feature = "server")]
 pub use server::{serve_http, serve_udp};

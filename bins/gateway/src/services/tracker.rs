@@ -89,8 +89,8 @@ impl TrackerService {
             burst: config.announces_per_second.saturating_mul(2),
         });
         tracker_config.min_interval = tracker_config.min_interval.min(config.announce_interval);
-        let tracker =
-            Arc::new(Tracker::new(tracker_config, Instant::now())?.with_observer(dialler));
+        let tracker = Tracker::new(tracker_config, Instant::now(), connection_id_secret()?)?;
+        let tracker = Arc::new(tracker.with_observer(dialler));
         let observed = Arc::clone(&tracker);
         Snapshot::register(registry, "tracker", move |samples| {
             let stats = observed.stats();
@@ -100,6 +100,16 @@ impl TrackerService {
                 "tracker_peers",
                 "Peers in the tracker's swarms.",
                 stats.seeders + stats.leechers,
+            );
+            samples.counter(
+                "udp_dropped_not_tracker",
+                "UDP datagrams dropped as not tracker requests.",
+                stats.udp_not_tracker,
+            );
+            samples.counter(
+                "udp_dropped_bad_connection_id",
+                "UDP tracker requests dropped for a connection id not issued to their source.",
+                stats.udp_bad_connection_id,
             );
         });
         Ok(TrackerService {
@@ -240,6 +250,14 @@ impl OwnPeer {
             }
         }
     }
+}
+
+/// The secret the UDP tracker's connection ids are keyed with, fresh from the OS at each start.
+fn connection_id_secret() -> anyhow::Result<[u8; 16]> {
+    let mut secret = [0u8; 16];
+    getrandom::fill(&mut secret)
+        .map_err(|e| anyhow::anyhow!("no OS randomness for the tracker's connection ids: {e}"))?;
+    Ok(secret)
 }
 
 /// The gateway's peer id as its tracker records it (the seeder has its own random one).

@@ -12,6 +12,7 @@ mod response;
 mod scrape;
 
 pub use query::{announce_url, parse_announce_query, parse_scrape_query, scrape_request_url};
+pub(crate) use response::AnnounceBody;
 pub use response::{decode_announce_response, encode_announce_response, encode_failure};
 pub use scrape::{decode_scrape_response, encode_scrape_response, scrape_url};
 

@@ -60,11 +60,9 @@ pub struct TrackerConfig {
     pub max_torrents: usize,
     /// Most peers in one torrent (both families): a flood of peer ids stops here.
     pub max_peers_per_torrent: usize,
-    /// The seed of the random windows peers are picked from.
+    /// The seed of the random windows peers are picked from. (The key of UDP connection ids
+    /// is not configuration but an argument of [`Tracker::new`](crate::Tracker::new).)
     pub seed: u64,
-    /// The key of UDP connection ids; `None` draws one from the operating system at start
-    /// (ids then do not survive a restart, and clients simply connect again).
-    pub secret: Option<[u8; 16]>,
 }
 
 impl Default for TrackerConfig {
@@ -83,7 +81,6 @@ impl Default for TrackerConfig {
             max_torrents: 2_000_000,
             max_peers_per_torrent: 1_000_000,
             seed: 0x5eed_7ac4,
-            secret: None,
         }
     }
 }
@@ -106,9 +103,6 @@ pub enum ConfigError {
     /// A rate limit of zero requests would refuse everything.
     #[error("a rate limit needs at least one request per second and a burst of at least one")]
     RateLimit,
-    /// No secret was configured and the operating system gave no randomness for one.
-    #[error("no randomness available for the UDP connection-id secret")]
-    NoRandomness,
 }
 
 impl TrackerConfig {

@@ -5,18 +5,20 @@
 //! because that is what clients show their users; an HTTP error status makes libtorrent and
 //! Transmission report only "tracker error". The one exception is the rate limit: `429` with
 //! `Retry-After` (and the same failure body), so that proxies and well-behaved clients back off.
-//! Compact answers put IPv4 peers in `peers` and IPv6 peers in `peers6`; a client asking with
-//! `compact=0` gets the BEP 3 list of `{ip, port}` dictionaries.
+//! An announce is answered with the peers of the announcing address's family: compact, IPv4 peers
+//! in `peers`, IPv6 peers in `peers6` (with an empty `peers`); a client asking with `compact=0`
+//! gets the BEP 3 list of `{ip, port}` dictionaries. The body is written by the crate's one
+//! announce encoder (`AnnounceBody`, shared with [`encode_announce_response`]), straight from
+//! the registry's compact bytes.
+//!
+//! [`encode_announce_response`]: crate::encode_announce_response
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use swarmgate_bencode::Encoder;
-use swarmgate_core::decode_compact_peer;
-
 use super::{Refusal, Tracker};
 use crate::http::{
-    encode_failure, encode_scrape_response, parse_announce_query, parse_scrape_query,
+    AnnounceBody, encode_failure, encode_scrape_response, parse_announce_query, parse_scrape_query,
 };
 use crate::udp::AddressFamily;
 
@@ -62,7 +64,9 @@ impl Tracker {
     /// use swarmgate_tracker::{Tracker, TrackerConfig};
     ///
     /// let now = Instant::now();
-    /// let tracker = Tracker::new(TrackerConfig::default(), now)?;
+    /// // In a server: 16 bytes from the operating system, e.g. `getrandom::fill`.
+    /// let secret = [0x5a; 16];
+    /// let tracker = Tracker::new(TrackerConfig::default(), now, secret)?;
     /// let target = b"/announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb\
     ///                &port=6881&left=0&compact=1";
     /// let answer = tracker.handle_http(now, target, "192.0.2.7:50000".parse()?);
@@ -105,44 +109,21 @@ impl Tracker {
             Ok(announced) => announced,
             Err(refusal) => return HttpAnswer::refused(&refusal),
         };
-        let mut e = Encoder::with_capacity(96 + peers.len() * 2);
-        e.begin_dict()
-            .key(b"complete")
-            .int(i64::from(announced.complete))
-            .key(b"downloaded")
-            .int(i64::from(announced.downloaded))
-            .key(b"incomplete")
-            .int(i64::from(announced.incomplete))
-            .key(b"interval")
-            .int(announced.interval.as_secs() as i64)
-            .key(b"min interval")
-            .int(self.config().min_interval.as_secs() as i64);
-        let entry = match announced.family {
-            AddressFamily::V4 => 6,
-            AddressFamily::V6 => 18,
+        let body = AnnounceBody {
+            interval: announced.interval,
+            min_interval: Some(self.config().min_interval),
+            complete: Some(announced.complete),
+            incomplete: Some(announced.incomplete),
+            downloaded: Some(announced.downloaded),
+            peers: match announced.family {
+                AddressFamily::V4 => &peers,
+                AddressFamily::V6 => b"",
+            },
+            peers6: (announced.family == AddressFamily::V6).then_some(&peers[..]),
+            warning: None,
+            tracker_id: None,
         };
-        if request.compact {
-            match announced.family {
-                AddressFamily::V4 => e.key(b"peers").bytes(&peers),
-                AddressFamily::V6 => e.key(b"peers").bytes(b"").key(b"peers6").bytes(&peers),
-            };
-        } else {
-            e.key(b"peers").begin_list();
-            for compact in peers.chunks_exact(entry) {
-                if let Ok(peer) = decode_compact_peer(compact) {
-                    e.begin_dict()
-                        .key(b"ip")
-                        .str(&peer.ip().to_string())
-                        .key(b"port")
-                        .int(i64::from(peer.port()))
-                        .end();
-                }
-            }
-            e.end();
-        }
-        e.end();
-        // Keys in ascending order, every container closed: nothing for the encoder to refuse.
-        HttpAnswer::bencode(e.finish().unwrap_or_default())
+        HttpAnswer::bencode(body.encode(request.compact))
     }
 
     /// Answers a scrape query string (BEP 48): the named torrents, or every torrent when none

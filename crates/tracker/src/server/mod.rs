@@ -1,11 +1,11 @@
 //! The tracker server (BEP 3, 7, 15, 20, 23, 48): swarms, policy, and the HTTP and UDP
 //! request handlers, with the socket drivers behind the `server` feature.
 //!
-//! [`Tracker`] is the entry type. It is transport-neutral and sans-IO: `now` comes from the
-//! caller and it opens no socket, so the gateway can call it from its own HTTP stack, announce
-//! the torrents it seeds in-process, and read the swarms it should dial. The handlers
-//! ([`Tracker::handle_http`], [`Tracker::handle_udp`]) turn requests into answers; the drivers
-//! (`serve_http`, `serve_udp`, feature `server`) only move bytes.
+//! [`Tracker`] is the entry type. It is transport-neutral and sans-IO: `now` and the key of its
+//! UDP connection ids come from the caller and it opens no socket, so the gateway can call it
+//! from its own HTTP stack, announce the torrents it seeds in-process, and read the swarms it
+//! should dial. The handlers ([`Tracker::handle_http`], [`Tracker::handle_udp`]) turn requests
+//! into answers; the drivers (`serve_http`, `serve_udp`, feature `server`) only move bytes.
 //!
 //! Memory: a peer is keyed by its address; an IPv4 peer is 12 bytes in its swarm's vector plus,
 //! in swarms of 32 peers or more, a 12-byte index entry; a torrent adds about 200 bytes. Measured
@@ -33,6 +33,7 @@ pub use http_handler::HttpAnswer;
 pub use http_server::serve_http;
 pub use observer::{AnnounceObserver, AnnounceSeen};
 pub use tracker::{Announced, Tracker, TrackerStats};
+pub use udp_handler::{UdpAnswer, UdpDrop};
 #[cfg(feature = "server")]
 pub use udp_server::serve_udp;
 

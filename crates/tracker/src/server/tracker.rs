@@ -61,6 +61,12 @@ pub struct TrackerStats {
     pub refused: u64,
     /// Of those, refused by the per-address rate limit.
     pub rate_limited: u64,
+    /// UDP datagrams dropped unanswered because they are not BEP 15 requests (too short, or a
+    /// connect without the protocol id).
+    pub udp_not_tracker: u64,
+    /// UDP announces and scrapes dropped unanswered because their connection id was not issued
+    /// to their address in the last two minutes (expired, another address's, or forged).
+    pub udp_bad_connection_id: u64,
     /// Announces per second between the last two [`Tracker::maintain`] calls.
     pub announces_per_second: f64,
     /// Scrapes per second between the last two [`Tracker::maintain`] calls.
@@ -89,6 +95,8 @@ pub struct Tracker {
     epoch: Instant,
     refused: AtomicU64,
     rate_limited: AtomicU64,
+    pub(super) udp_not_tracker: AtomicU64,
+    pub(super) udp_bad_connection_id: AtomicU64,
     rates: Mutex<RateWindow>,
     observer: Option<Arc<dyn AnnounceObserver>>,
     /// The embedding process's own seeder in each swarm (from [`Tracker::announce_local`]).
@@ -107,16 +115,14 @@ impl std::fmt::Debug for Tracker {
 
 impl Tracker {
     /// A tracker with no swarms. `now` is its epoch: every later `now` must not be earlier.
-    pub fn new(config: TrackerConfig, now: Instant) -> Result<Self, ConfigError> {
+    ///
+    /// `secret` keys the UDP connection ids (a SipHash key): the caller draws it from the
+    /// operating system at start (`getrandom::fill`), so that no one can forge an id, or keeps
+    /// one across restarts so that issued ids survive them; it must not be guessable. The
+    /// tracker itself draws no randomness: it is a pure core, and an argument rather than a
+    /// [`TrackerConfig`] field because no default value would be safe.
+    pub fn new(config: TrackerConfig, now: Instant, secret: [u8; 16]) -> Result<Self, ConfigError> {
         let client_intervals = config.client_intervals()?;
-        let secret = match config.secret {
-            Some(secret) => secret,
-            None => {
-                let mut bytes = [0u8; 16];
-                getrandom::fill(&mut bytes).map_err(|_| ConfigError::NoRandomness)?;
-                bytes
-            }
-        };
         let mut halves = [[0u8; 8]; 2];
         halves[0].copy_from_slice(&secret[..8]);
         halves[1].copy_from_slice(&secret[8..]);
@@ -128,6 +134,8 @@ impl Tracker {
             epoch: now,
             refused: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
+            udp_not_tracker: AtomicU64::new(0),
+            udp_bad_connection_id: AtomicU64::new(0),
             rates: Mutex::new(RateWindow {
                 at: now,
                 announces: 0,
@@ -421,6 +429,8 @@ impl Tracker {
             scrapes: totals.scrapes,
             refused: self.refused.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            udp_not_tracker: self.udp_not_tracker.load(Ordering::Relaxed),
+            udp_bad_connection_id: self.udp_bad_connection_id.load(Ordering::Relaxed),
             announces_per_second: rates.announces_per_second,
             scrapes_per_second: rates.scrapes_per_second,
         }

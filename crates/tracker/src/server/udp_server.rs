@@ -33,7 +33,10 @@ fn work(socket: &UdpSocket, tracker: &Tracker, stop: &AtomicBool) {
             // unreachable" reported for an earlier answer) concern one client only.
             Err(_) => continue,
         };
-        if tracker.handle_udp(Instant::now(), &packet[..len], source, &mut answer) {
+        if tracker
+            .handle_udp(Instant::now(), &packet[..len], source, &mut answer)
+            .is_send()
+        {
             // A lost answer is a lost datagram: the client retransmits.
             let _ = socket.send_to(&answer, source);
         }

@@ -9,5 +9,7 @@ mod client;
 mod packet;
 
 pub use client::{UdpClientConfig, UdpEvent, UdpTrackerClient};
-pub(crate) use packet::{ANNOUNCE, CONNECT, ERROR, SCRAPE};
+pub(crate) use packet::{
+    ANNOUNCE_HEAD_LEN, CONNECT, announce_head, encode_connect, encode_error, encode_scrape,
+};
 pub use packet::{AddressFamily, MAX_SCRAPE_HASHES, PROTOCOL_ID, UdpRequest, UdpResponse};

@@ -6,6 +6,10 @@
 //! announce request are BEP 41 options: ignored. An announce response lists 6-byte peers when
 //! the tracker was reached over IPv4 and 18-byte peers over IPv6: the decoder has to be told
 //! which ([`AddressFamily`]), the packet does not say.
+//!
+//! The answers are written by one set of writers (`encode_connect`, `announce_head`,
+//! `encode_scrape`, `encode_error`), shared by [`UdpResponse::encode`] and the tracker's
+//! handler, so the codec the round-trip properties cover is the one that answers clients.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -28,6 +32,9 @@ pub(crate) const ERROR: u32 = 3;
 
 /// Length of an announce request without BEP 41 options.
 const ANNOUNCE_REQUEST_LEN: usize = 98;
+
+/// Length of an announce answer before its peers.
+pub(crate) const ANNOUNCE_HEAD_LEN: usize = 20;
 
 /// The address family of the tracker's address, which decides the size of compact peers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -158,6 +165,52 @@ fn clamp_u32(secs: u64) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
+fn header(action: u32, transaction_id: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&action.to_be_bytes());
+    out.extend_from_slice(&transaction_id.to_be_bytes());
+}
+
+/// Appends a connect answer.
+pub(crate) fn encode_connect(transaction_id: u32, connection_id: u64, out: &mut Vec<u8>) {
+    header(CONNECT, transaction_id, out);
+    out.extend_from_slice(&connection_id.to_be_bytes());
+}
+
+/// The first [`ANNOUNCE_HEAD_LEN`] bytes of an announce answer: action, transaction id,
+/// interval (seconds, saturating), leechers, seeders. The compact peers of the socket's family
+/// follow. [`UdpResponse::encode`] appends it before the peers; the tracker's handler writes it
+/// over a placeholder once the registry has written the peers after it and given the counts.
+pub(crate) fn announce_head(
+    transaction_id: u32,
+    interval: Duration,
+    incomplete: u32,
+    complete: u32,
+) -> [u8; ANNOUNCE_HEAD_LEN] {
+    let mut head = [0u8; ANNOUNCE_HEAD_LEN];
+    head[..4].copy_from_slice(&ANNOUNCE.to_be_bytes());
+    head[4..8].copy_from_slice(&transaction_id.to_be_bytes());
+    head[8..12].copy_from_slice(&clamp_u32(interval.as_secs()).to_be_bytes());
+    head[12..16].copy_from_slice(&incomplete.to_be_bytes());
+    head[16..].copy_from_slice(&complete.to_be_bytes());
+    head
+}
+
+/// Appends a scrape answer: one entry per requested torrent, in request order.
+pub(crate) fn encode_scrape(transaction_id: u32, stats: &[ScrapeStats], out: &mut Vec<u8>) {
+    header(SCRAPE, transaction_id, out);
+    for s in stats {
+        out.extend_from_slice(&s.complete.to_be_bytes());
+        out.extend_from_slice(&s.downloaded.to_be_bytes());
+        out.extend_from_slice(&s.incomplete.to_be_bytes());
+    }
+}
+
+/// Appends an error answer carrying `message`.
+pub(crate) fn encode_error(transaction_id: u32, message: &str, out: &mut Vec<u8>) {
+    header(ERROR, transaction_id, out);
+    out.extend_from_slice(message.as_bytes());
+}
+
 impl UdpRequest {
     /// The transaction id the answer must echo.
     pub fn transaction_id(&self) -> u32 {
@@ -284,34 +337,34 @@ impl UdpResponse {
     /// Appends the packet to `out`. An announce answer carries only the peers of `family` (the
     /// family of the socket it goes out on); absent counts are sent as 0.
     pub fn encode(&self, family: AddressFamily, out: &mut Vec<u8>) {
-        let (action, transaction_id) = match self {
-            UdpResponse::Connect { transaction_id, .. } => (CONNECT, transaction_id),
-            UdpResponse::Announce { transaction_id, .. } => (ANNOUNCE, transaction_id),
-            UdpResponse::Scrape { transaction_id, .. } => (SCRAPE, transaction_id),
-            UdpResponse::Error { transaction_id, .. } => (ERROR, transaction_id),
-        };
-        out.extend_from_slice(&action.to_be_bytes());
-        out.extend_from_slice(&transaction_id.to_be_bytes());
         match self {
-            UdpResponse::Connect { connection_id, .. } => {
-                out.extend_from_slice(&connection_id.to_be_bytes());
-            }
-            UdpResponse::Announce { response: r, .. } => {
-                out.extend_from_slice(&clamp_u32(r.interval.as_secs()).to_be_bytes());
-                out.extend_from_slice(&r.incomplete.unwrap_or(0).to_be_bytes());
-                out.extend_from_slice(&r.complete.unwrap_or(0).to_be_bytes());
+            UdpResponse::Connect {
+                transaction_id,
+                connection_id,
+            } => encode_connect(*transaction_id, *connection_id, out),
+            UdpResponse::Announce {
+                transaction_id,
+                response: r,
+            } => {
+                let (incomplete, complete) = (r.incomplete.unwrap_or(0), r.complete.unwrap_or(0));
+                out.extend_from_slice(&announce_head(
+                    *transaction_id,
+                    r.interval,
+                    incomplete,
+                    complete,
+                ));
                 for peer in r.peers.iter().filter(|p| family.contains(p)) {
                     encode_compact_peer(*peer, out);
                 }
             }
-            UdpResponse::Scrape { stats, .. } => {
-                for s in stats {
-                    out.extend_from_slice(&s.complete.to_be_bytes());
-                    out.extend_from_slice(&s.downloaded.to_be_bytes());
-                    out.extend_from_slice(&s.incomplete.to_be_bytes());
-                }
-            }
-            UdpResponse::Error { message, .. } => out.extend_from_slice(message.as_bytes()),
+            UdpResponse::Scrape {
+                transaction_id,
+                stats,
+            } => encode_scrape(*transaction_id, stats, out),
+            UdpResponse::Error {
+                transaction_id,
+                message,
+            } => encode_error(*transaction_id, message, out),
         }
     }
 
@@ -337,12 +390,12 @@ impl UdpResponse {
                 })
             }
             ANNOUNCE => {
-                at_least(packet, "UDP announce response", 20)?;
+                at_least(packet, "UDP announce response", ANNOUNCE_HEAD_LEN)?;
                 let mut response =
                     AnnounceResponse::new(Duration::from_secs(u64::from(u32_at(packet, 8))));
                 response.incomplete = Some(u32_at(packet, 12));
                 response.complete = Some(u32_at(packet, 16));
-                let peers = &packet[20..];
+                let peers = &packet[ANNOUNCE_HEAD_LEN..];
                 response.peers = match family {
                     AddressFamily::V4 => compact_peers_v4(peers)?.collect(),
                     AddressFamily::V6 => compact_peers_v6(peers)?.collect(),

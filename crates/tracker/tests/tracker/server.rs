@@ -7,16 +7,18 @@ use std::time::{Duration, Instant};
 use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_tracker::{
     Access, AddressFamily, AnnounceEvent, AnnounceRequest, AnnounceResponse, ConfigError,
-    RateLimit, ScrapeStats, Tracker, TrackerConfig, TrackerError, UdpRequest, UdpResponse,
-    announce_url, decode_announce_response, decode_scrape_response, scrape_request_url,
+    RateLimit, ScrapeStats, Tracker, TrackerConfig, TrackerError, UdpAnswer, UdpDrop, UdpRequest,
+    UdpResponse, announce_url, decode_announce_response, decode_scrape_response,
+    scrape_request_url,
 };
 
 pub(crate) const HASH: InfoHashV1 = InfoHashV1([0xab; 20]);
 
+/// The key of the connection ids of every tracker under test.
+pub(crate) const SECRET: [u8; 16] = [7; 16];
+
 pub(crate) fn config() -> TrackerConfig {
-    let mut config = TrackerConfig::default();
-    config.secret = Some([7; 16]);
-    config
+    TrackerConfig::default()
 }
 
 pub(crate) fn peer_id(n: u8) -> PeerId {
@@ -68,7 +70,7 @@ fn scrape(
 #[test]
 fn events_move_peers_and_count_downloads_once() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     let r = http(
         &tracker,
         now,
@@ -141,7 +143,7 @@ fn numwant_defaults_caps_and_zero() {
     let mut config = config();
     config.numwant_default = 5;
     config.numwant_max = 8;
-    let tracker = Tracker::new(config, now).unwrap();
+    let tracker = Tracker::new(config, now, SECRET).unwrap();
     for n in 1..=20 {
         http(
             &tracker,
@@ -174,7 +176,7 @@ fn silent_peers_expire_after_two_intervals_and_empty_swarms_go() {
     let start = Instant::now();
     let mut config = config();
     config.interval = Duration::from_secs(100);
-    let tracker = Tracker::new(config, start).unwrap();
+    let tracker = Tracker::new(config, start, SECRET).unwrap();
     http(
         &tracker,
         start,
@@ -207,7 +209,7 @@ fn an_allow_list_tracks_only_what_is_on_it() {
     let mut config = config();
     config.access = Access::AllowList;
     config.interval = Duration::from_secs(100);
-    let tracker = Tracker::new(config, now).unwrap();
+    let tracker = Tracker::new(config, now, SECRET).unwrap();
     let refused = failure(http(
         &tracker,
         now,
@@ -261,7 +263,7 @@ fn an_allow_list_tracks_only_what_is_on_it() {
 #[test]
 fn a_peer_is_its_address_not_its_peer_id() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     let source = addr(1);
     http(
         &tracker,
@@ -304,7 +306,7 @@ fn the_ip_parameter_counts_only_when_trusted() {
     for (trust, expected) in [(false, addr(1)), (true, "192.0.2.9:6881".parse().unwrap())] {
         let mut config = config();
         config.trust_ip = trust;
-        let tracker = Tracker::new(config, now).unwrap();
+        let tracker = Tracker::new(config, now, SECRET).unwrap();
         http(&tracker, now, &with_ip, addr(1)).unwrap();
         assert_eq!(
             tracker.peers(&HASH),
@@ -320,7 +322,7 @@ fn client_families_get_their_own_interval() {
     let mut config = config();
     config.client_intervals = vec![("qbittorrent".to_owned(), Duration::from_secs(900))];
     config.interval = Duration::from_secs(100);
-    let tracker = Tracker::new(config, now).unwrap();
+    let tracker = Tracker::new(config, now, SECRET).unwrap();
     let mut qb = AnnounceRequest::new(HASH, PeerId(*b"-qB4520-abcdefghijkl"), 1);
     qb.left = 1;
     assert_eq!(
@@ -348,12 +350,12 @@ fn client_families_get_their_own_interval() {
 
     let mut bad = TrackerConfig::default();
     bad.client_intervals = vec![("NoSuchClient".to_owned(), Duration::from_secs(900))];
-    let err = Tracker::new(bad, now).unwrap_err();
+    let err = Tracker::new(bad, now, SECRET).unwrap_err();
     assert_eq!(err, ConfigError::UnknownClient("NoSuchClient".to_owned()));
     let mut short = TrackerConfig::default();
     short.interval = Duration::from_secs(10);
     assert!(matches!(
-        Tracker::new(short, now),
+        Tracker::new(short, now, SECRET),
         Err(ConfigError::Interval { .. })
     ));
 }
@@ -361,7 +363,7 @@ fn client_families_get_their_own_interval() {
 #[test]
 fn malformed_announces_get_a_failure_reason_naming_the_problem() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     let hash = "info_hash=%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB%AB";
     let id = "peer_id=-XX0000-000000000001";
     let cases = [
@@ -421,7 +423,7 @@ fn malformed_announces_get_a_failure_reason_naming_the_problem() {
 #[test]
 fn ipv6_peers_go_in_peers6_and_dictionaries_when_not_compact() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     let v6: SocketAddr = "[2001:db8::1]:7000".parse().unwrap();
     let v6_peer: SocketAddr = "[2001:db8::1]:6881".parse().unwrap();
     http(&tracker, now, &request(1, 0, AnnounceEvent::Started), v6).unwrap();
@@ -465,7 +467,7 @@ fn scrapes_one_many_all_and_too_many() {
     let other = InfoHashV1([0x11; 20]);
     let mut config = config();
     config.max_scrape_hashes = 3;
-    let tracker = Tracker::new(config.clone(), now).unwrap();
+    let tracker = Tracker::new(config.clone(), now, SECRET).unwrap();
     http(
         &tracker,
         now,
@@ -500,7 +502,7 @@ fn scrapes_one_many_all_and_too_many() {
     let body = tracker.handle_http(now, b"/scrape", addr(1)).body;
     assert!(failure(decode_announce_response(&body)).starts_with("full scrape is disabled"));
     config.full_scrape = true;
-    let open = Tracker::new(config, now).unwrap();
+    let open = Tracker::new(config, now, SECRET).unwrap();
     http(&open, now, &request(1, 0, AnnounceEvent::Started), addr(1)).unwrap();
     let body = open.handle_http(now, b"/scrape", addr(1)).body;
     assert_eq!(
@@ -518,7 +520,7 @@ fn the_rate_limit_answers_429_then_lets_requests_through_again() {
         per_second: 2,
         burst: 3,
     });
-    let tracker = Tracker::new(config, now).unwrap();
+    let tracker = Tracker::new(config, now, SECRET).unwrap();
     let url = announce_url("/announce", &request(1, 1, AnnounceEvent::Started));
     for _ in 0..3 {
         assert_eq!(
@@ -550,7 +552,8 @@ fn the_rate_limit_answers_429_then_lets_requests_through_again() {
                 });
                 c
             },
-            now
+            now,
+            SECRET
         ),
         Err(ConfigError::RateLimit)
     ));
@@ -559,7 +562,7 @@ fn the_rate_limit_answers_429_then_lets_requests_through_again() {
 #[test]
 fn rates_are_measured_between_maintenance_calls() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     for n in 0..50 {
         http(
             &tracker,
@@ -587,7 +590,7 @@ pub(crate) fn udp(
     let mut packet = Vec::new();
     request.encode(&mut packet);
     let mut out = Vec::new();
-    if !tracker.handle_udp(now, &packet, source, &mut out) {
+    if !tracker.handle_udp(now, &packet, source, &mut out).is_send() {
         return None;
     }
     Some(UdpResponse::decode(&out, AddressFamily::of(&source)).expect("a valid answer"))
@@ -611,7 +614,7 @@ pub(crate) fn connect(tracker: &Tracker, now: Instant, source: SocketAddr) -> u6
 #[test]
 fn udp_announce_scrape_and_connection_ids() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     http(
         &tracker,
         now,
@@ -656,6 +659,7 @@ fn udp_announce_scrape_and_connection_ids() {
         "an expired id"
     );
     assert!(announce(connection_id, now + Duration::from_secs(120), addr(2)).is_some());
+    assert_eq!(tracker.stats().udp_bad_connection_id, 3);
 
     let scrape = UdpRequest::Scrape {
         connection_id,
@@ -690,7 +694,7 @@ fn udp_refusals_and_malformed_packets_get_an_error_only_with_a_valid_id() {
     let now = Instant::now();
     let mut config = config();
     config.access = Access::AllowList;
-    let tracker = Tracker::new(config, now).unwrap();
+    let tracker = Tracker::new(config, now, SECRET).unwrap();
     let connection_id = connect(&tracker, now, addr(2));
     let announce = UdpRequest::Announce {
         connection_id,
@@ -708,26 +712,38 @@ fn udp_refusals_and_malformed_packets_get_an_error_only_with_a_valid_id() {
     let mut short = Vec::new();
     announce.encode(&mut short);
     short.truncate(60);
-    assert!(tracker.handle_udp(now, &short, addr(2), &mut out));
+    assert_eq!(
+        tracker.handle_udp(now, &short, addr(2), &mut out),
+        UdpAnswer::Send
+    );
     let answer = UdpResponse::decode(&out, AddressFamily::V4).unwrap();
     assert!(matches!(answer, UdpResponse::Error { message, .. }
         if message == "malformed request: UDP announce request: expected 98 bytes, got 60"));
     short[..8].copy_from_slice(&1u64.to_be_bytes());
-    assert!(
-        !tracker.handle_udp(now, &short, addr(2), &mut out),
+    assert_eq!(
+        tracker.handle_udp(now, &short, addr(2), &mut out),
+        UdpAnswer::Drop(UdpDrop::BadConnectionId),
         "no id, no answer"
     );
-    assert!(!tracker.handle_udp(now, &[0; 15], addr(2), &mut out));
+    assert_eq!(
+        tracker.handle_udp(now, &[0; 15], addr(2), &mut out),
+        UdpAnswer::Drop(UdpDrop::NotTracker)
+    );
     let mut bad_magic = Vec::new();
     UdpRequest::Connect { transaction_id: 1 }.encode(&mut bad_magic);
     bad_magic[0] ^= 1;
-    assert!(!tracker.handle_udp(now, &bad_magic, addr(2), &mut out));
+    assert_eq!(
+        tracker.handle_udp(now, &bad_magic, addr(2), &mut out),
+        UdpAnswer::Drop(UdpDrop::NotTracker)
+    );
+    let stats = tracker.stats();
+    assert_eq!((stats.udp_not_tracker, stats.udp_bad_connection_id), (2, 1));
 }
 
 #[test]
 fn udp_ipv6_answers_carry_18_byte_peers_and_at_most_80() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     for n in 1..=100u8 {
         let source: SocketAddr = format!("[2001:db8::{n}]:1").parse().unwrap();
         http(

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use super::server::config;
+use super::server::{SECRET, config};
 
 const TEST_BOUND: Duration = Duration::from_secs(20);
 
@@ -37,7 +37,7 @@ fn request(n: u8, left: u64) -> AnnounceRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_and_udp_serve_the_same_swarms_and_stop_on_shutdown() {
     bounded(async {
-        let tracker = Arc::new(Tracker::new(config(), Instant::now()).unwrap());
+        let tracker = Arc::new(Tracker::new(config(), Instant::now(), SECRET).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_addr = listener.local_addr().unwrap();
         let socket = StdUdpSocket::bind("127.0.0.1:0").unwrap();
@@ -96,7 +96,7 @@ async fn http_and_udp_serve_the_same_swarms_and_stop_on_shutdown() {
 #[tokio::test]
 async fn http_keeps_the_connection_alive_and_refuses_other_methods() {
     bounded(async {
-        let tracker = Arc::new(Tracker::new(config(), Instant::now()).unwrap());
+        let tracker = Arc::new(Tracker::new(config(), Instant::now(), SECRET).unwrap());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (_stop, stopped) = oneshot::channel::<()>();

@@ -10,7 +10,7 @@ use swarmgate_tracker::{
     UdpResponse,
 };
 
-use crate::server::{HASH, addr, config, connect, http, peer_id, request, udp};
+use crate::server::{HASH, SECRET, addr, config, connect, http, peer_id, request, udp};
 
 #[derive(Default)]
 struct Seen(Mutex<Vec<AnnounceSeen>>);
@@ -27,7 +27,7 @@ fn the_observer_hears_accepted_http_and_udp_announces_and_not_refused_ones() {
     let mut config = config();
     config.access = Access::AllowList;
     let seen = Arc::new(Seen::default());
-    let tracker = Tracker::new(config, now)
+    let tracker = Tracker::new(config, now, SECRET)
         .unwrap()
         .with_observer(seen.clone());
     // Not on the allow-list: refused, not reported.
@@ -100,7 +100,7 @@ fn a_local_seeder_skips_the_rate_limit_and_is_handed_to_leechers_only_while_fres
         burst: 1,
     });
     let seen = Arc::new(Seen::default());
-    let tracker = Tracker::new(config, now)
+    let tracker = Tracker::new(config, now, SECRET)
         .unwrap()
         .with_observer(seen.clone());
     let gateway: SocketAddr = "127.0.0.1:6881".parse().unwrap();
@@ -138,7 +138,7 @@ fn a_local_seeder_skips_the_rate_limit_and_is_handed_to_leechers_only_while_fres
 #[test]
 fn a_client_announcing_left_0_still_gets_the_local_seeder_but_no_other_seeder() {
     let now = Instant::now();
-    let tracker = Tracker::new(config(), now).unwrap();
+    let tracker = Tracker::new(config(), now, SECRET).unwrap();
     // Another seeder, then the local one.
     http(
         &tracker,

@@ -130,6 +130,7 @@ fn compact_peers_with_min_interval_and_counts() {
             min_interval: Some(Duration::from_secs(60)),
             complete: Some(5),
             incomplete: Some(7),
+            downloaded: None,
             peers: vec![addr("10.0.0.1:6881"), addr("192.168.1.2:51413")],
             warning: None,
             tracker_id: None,
