@@ -9,11 +9,10 @@
 use std::sync::Arc;
 
 use prometheus_client::registry::Registry;
-use serde::Serialize;
 use swarmgate_catalog::{CatalogObserver, Entry};
 use swarmgate_core::PeerId;
 use swarmgate_service::Supervisor;
-use swarmgate_session::{Seeder, SeederConfig};
+use swarmgate_session::{Seeder, SeederConfig, SeederStats};
 use swarmgate_tracker::{AnnounceEvent, AnnounceObserver, AnnounceSeen};
 use tokio::net::TcpListener;
 
@@ -25,23 +24,6 @@ use crate::settings::PeerConfig;
 #[derive(Debug)]
 pub(crate) struct SeederService {
     seeder: Seeder,
-}
-
-/// The seeder's figures, as `/api/p2p/stats` shows them.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub(crate) struct SeederAnswer {
-    /// Torrents seeded (every stored file).
-    pub torrents: usize,
-    /// Peers connected, all torrents.
-    pub peers: usize,
-    /// Payload bytes uploaded to peers.
-    pub uploaded: u64,
-    /// Blocks sent.
-    pub blocks_served: u64,
-    /// Block reads that failed (nothing was sent).
-    pub read_errors: u64,
-    /// Connections refused (over the peer limit, unknown torrent).
-    pub refused: u64,
 }
 
 impl SeederService {
@@ -68,16 +50,8 @@ impl SeederService {
     }
 
     /// The figures so far.
-    pub(crate) fn stats(&self) -> SeederAnswer {
-        let stats = self.seeder.stats();
-        SeederAnswer {
-            torrents: stats.torrents,
-            peers: stats.peers,
-            uploaded: stats.uploaded,
-            blocks_served: stats.blocks_served,
-            read_errors: stats.read_errors,
-            refused: stats.refused,
-        }
+    pub(crate) fn stats(&self) -> SeederStats {
+        self.seeder.stats()
     }
 
     /// What the tracker tells of announcing peers, to dial them.

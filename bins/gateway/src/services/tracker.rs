@@ -16,12 +16,12 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
-use serde::Serialize;
 use swarmgate_catalog::{Catalog, CatalogObserver, Entry};
 use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_service::Supervisor;
 use swarmgate_tracker::{
     Access, AnnounceEvent, AnnounceObserver, AnnounceRequest, RateLimit, Tracker, TrackerConfig,
+    TrackerStats,
 };
 
 use super::{Health, Service};
@@ -39,31 +39,6 @@ pub(crate) struct TrackerService {
     catalog: Arc<Catalog>,
     udp: Mutex<Option<UdpSocket>>,
     interval: Duration,
-}
-
-/// The tracker's figures, as `/api/p2p/stats` shows them.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub(crate) struct TrackerAnswer {
-    /// Torrents with peers.
-    pub torrents: u64,
-    /// Torrents on the allow-list (every stored file).
-    pub allowed: u64,
-    /// Seeders over all torrents.
-    pub seeders: u64,
-    /// Leechers over all torrents.
-    pub leechers: u64,
-    /// Announces handled since start.
-    pub announces: u64,
-    /// Torrents scraped since start.
-    pub scrapes: u64,
-    /// Requests refused since start.
-    pub refused: u64,
-    /// Of those, refused by the per-address rate limit.
-    pub rate_limited: u64,
-    /// Announces per second, recently.
-    pub announces_per_second: f64,
-    /// Scrapes per second, recently.
-    pub scrapes_per_second: f64,
 }
 
 impl TrackerService {
@@ -125,20 +100,8 @@ impl TrackerService {
     }
 
     /// The figures so far.
-    pub(crate) fn stats(&self) -> TrackerAnswer {
-        let stats = self.tracker.stats();
-        TrackerAnswer {
-            torrents: stats.torrents,
-            allowed: stats.allowed,
-            seeders: stats.seeders,
-            leechers: stats.leechers,
-            announces: stats.announces,
-            scrapes: stats.scrapes,
-            refused: stats.refused,
-            rate_limited: stats.rate_limited,
-            announces_per_second: stats.announces_per_second,
-            scrapes_per_second: stats.scrapes_per_second,
-        }
+    pub(crate) fn stats(&self) -> TrackerStats {
+        self.tracker.stats()
     }
 
     /// The gateway's own peer, as the tracker hands it out.

@@ -96,6 +96,7 @@ impl SeederConfig {
 
 /// The seeder's figures since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SeederStats {
     /// Torrents seeded.
     pub torrents: usize,

@@ -43,6 +43,7 @@ pub struct Announced {
 
 /// Counts and rates for monitoring.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TrackerStats {
     /// Torrents with peers.
     pub torrents: u64,

@@ -20,11 +20,13 @@ use axum::{Json, Router};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use swarmgate_catalog::Catalog;
+use swarmgate_session::SeederStats;
+use swarmgate_tracker::TrackerStats;
 
 use super::Service;
 use super::api::{ApiService, ApiStats};
-use super::seeder::{SeederAnswer, SeederService};
-use super::tracker::{TrackerAnswer, TrackerService};
+use super::seeder::SeederService;
+use super::tracker::TrackerService;
 use super::webseed::WebSeedService;
 use crate::Bound;
 use crate::http::metrics::render;
@@ -109,10 +111,10 @@ pub(crate) struct P2pAnswer {
     pub peer_addr: String,
     /// The gateway's peer as the tracker hands it out.
     pub announced_as: String,
-    /// The seeder.
-    pub seeder: SeederAnswer,
-    /// The tracker.
-    pub tracker: TrackerAnswer,
+    /// The seeder (swarmgate-session's `SeederStats`: torrents, peers, uploaded, ...).
+    pub seeder: SeederStats,
+    /// The tracker (swarmgate-tracker's `TrackerStats`: torrents, allowed, announces, ...).
+    pub tracker: TrackerStats,
     /// The DHT node.
     pub dht: DhtAnswer,
 }
