@@ -4,7 +4,7 @@
 //! The gateway is a composition of services over the workspace's crates, with nothing
 //! protocol-specific of its own. swarmgate-catalog keeps the stored files (over
 //! swarmgate-blobstore's SQLite metadata and blob/chunk content, with a verifying piece cache);
-//! each service serves them one way and is plugged in the same way ([`services`](crate) list in
+//! each service serves them one way and is plugged in the same way (the list is in
 //! `services/mod.rs`): the HTTP API (upload, files, download, .torrent, magnet), the BEP 19 web
 //! seed, the tracker (swarmgate-tracker, HTTP on the API port and UDP beside it), the seeder
 //! (swarmgate-session, every stored file over the peer wire protocol from one listener) and
