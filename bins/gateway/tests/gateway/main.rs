@@ -6,14 +6,11 @@
 //! fixture files (5 MiB and 300 MiB of seeded random bytes) are made once under Cargo's
 //! temporary folder for this target and reused by later runs.
 
-/// The tests and their helpers, one file each under tests/gateway/.
-mod gateway {
-    mod api;
-    mod bad_input;
-    mod clients;
-    mod rate_limits;
-    mod restart;
-    mod status;
-    mod support;
-    mod uploads;
-}
+mod api;
+mod bad_input;
+mod clients;
+mod rate_limits;
+mod restart;
+mod status;
+mod support;
+mod uploads;
