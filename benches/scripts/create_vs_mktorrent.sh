@@ -17,7 +17,7 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
-LT_TOOL="$REPO_ROOT/crates/metainfo/tests/support/libtorrent_tool.py"
+LT_TOOL="$REPO_ROOT/crates/metainfo/tests/metainfo/support/libtorrent_tool.py"
 
 SIZE_MIB=${1:-${SIZE_MIB:-2048}}
 WORK_DIR=${2:-${WORK_DIR:-}}

@@ -38,7 +38,7 @@ pub(crate) struct LtInfo {
 }
 
 fn tool() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/libtorrent_tool.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/metainfo/support/libtorrent_tool.py")
 }
 
 /// Asks python3-libtorrent about each of `files`.

@@ -23,7 +23,7 @@ impl Drop for Seeder {
 
 /// Starts the seeder script and waits (at most 60 s) for its "READY port hash" line.
 fn start_seeder(work: &std::path::Path) -> (Seeder, SocketAddr, InfoHashV1) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/lt_seed.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peer/support/lt_seed.py");
     let mut child = Command::new("/usr/bin/python3")
         .arg(script)
         .arg(work)

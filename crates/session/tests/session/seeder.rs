@@ -308,5 +308,4 @@ async fn many_leechers_of_many_torrents_finish_without_waiting_for_a_slot() {
     seeder.shutdown().await;
 }
 
-#[path = "seeder_closing.rs"]
 mod closing;

@@ -2,11 +2,7 @@
 //! range edge case, HEAD, ETags, path tricks), the client against that server and against
 //! servers that lie, and properties of the pure core.
 
-#[path = "webseed/client.rs"]
 mod client;
-#[path = "webseed/props.rs"]
 mod props;
-#[path = "webseed/server.rs"]
 mod server;
-#[path = "webseed/support.rs"]
 mod support;

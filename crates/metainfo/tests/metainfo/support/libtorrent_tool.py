@@ -4,10 +4,10 @@
 Run it with Debian's interpreter, /usr/bin/python3: python3-libtorrent (libtorrent 2.0.8) is
 importable there and not from another python3 that may come first on PATH.
 
-    /usr/bin/python3 crates/metainfo/tests/support/libtorrent_tool.py info FILE.torrent...
-    /usr/bin/python3 crates/metainfo/tests/support/libtorrent_tool.py create PATH OUT.torrent \
+    /usr/bin/python3 crates/metainfo/tests/metainfo/support/libtorrent_tool.py info FILE.torrent...
+    /usr/bin/python3 crates/metainfo/tests/metainfo/support/libtorrent_tool.py create PATH OUT.torrent \
         [--v1-only | --v2-only] [--piece-size BYTES] [--tracker URL]...
-    /usr/bin/python3 crates/metainfo/tests/support/libtorrent_tool.py check FILE.torrent
+    /usr/bin/python3 crates/metainfo/tests/metainfo/support/libtorrent_tool.py check FILE.torrent
 
 info    For each file, one JSON object per line:
           {"file", "ok", "error", "v1", "v2", "num_pieces", "total_size", "num_files",

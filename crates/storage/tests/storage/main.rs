@@ -1,12 +1,10 @@
 //! Integration tests of swarmgate-storage: real torrents (built with the metainfo crate's
 //! builder, or hand-encoded) downloaded into temporary folders block by block.
 
-mod storage {
-    mod cache;
-    mod download;
-    mod edges;
-    mod resume;
-}
+mod cache;
+mod download;
+mod edges;
+mod resume;
 
 use std::path::{Path, PathBuf};
 

@@ -2,19 +2,14 @@
 //! for bad input, and (ignored without the programs) downloads and seeding against
 //! python3-libtorrent, aria2c and opentracker.
 
+mod interop;
+mod support;
+mod tracker_interop;
+mod tracker_support;
+mod webseed_interop;
+
 use std::path::Path;
 use std::process::{Command, Output};
-
-#[path = "swarm/interop.rs"]
-mod interop;
-#[path = "swarm/support.rs"]
-mod support;
-#[path = "swarm/tracker_interop.rs"]
-mod tracker_interop;
-#[path = "swarm/tracker_support.rs"]
-mod tracker_support;
-#[path = "swarm/webseed_interop.rs"]
-mod webseed_interop;
 
 fn swarm(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_swarm"))
