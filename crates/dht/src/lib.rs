@@ -2,7 +2,8 @@
 //!
 //! The crate is being built in parts (issue 13). What it owns today: node ids and the XOR
 //! metric, BEP 42 ids derived from the node's IP with their check and exemptions, and nodes in
-//! their compact wire form ([`NodeId`], [`Distance`], [`NodeInfo`], [`is_exempt`]). Every part
+//! their compact wire form ([`NodeId`], [`Distance`], [`NodeInfo`], [`is_exempt`]); one
+//! iterative lookup that keeps `alpha` queries moving past slow nodes ([`Lookup`]). Every part
 //! takes `now` and a seeded [`SplitMix64`](swarmgate_core::SplitMix64) rather than reading a
 //! clock or a global RNG, so a network of thousands of nodes runs in a test, deterministically.
 //!
@@ -18,5 +19,7 @@
 //! ```
 
 mod id;
+mod lookup;
 
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
+pub use lookup::{Answered, Lookup, LookupConfig, LookupStats};

@@ -1,0 +1,449 @@
+//! One iterative Kademlia lookup (BEP 5 `find_node` / `get_peers`): which node to ask next,
+//! when to stop, and what it found; sans-IO, the node machine sends the queries.
+//!
+//! Call order: [`Lookup::new`] with the closest nodes the table knows; then, repeatedly, send a
+//! query to each node [`Lookup::next_queries`] gives; feed every answer to
+//! [`Lookup::handle_response`], every error or lost query to [`Lookup::handle_failure`], and
+//! call [`Lookup::handle_timeout`] at [`Lookup::poll_timeout`]; stop when
+//! [`Lookup::is_done`]. [`Lookup::peers`] and [`Lookup::closest`] are the result (the latter
+//! with the tokens an announce needs).
+//!
+//! How it keeps moving (libtorrent's ideas): `alpha` queries are in flight at once; a query
+//! that has not answered within the short timeout no longer counts as in flight, so a slow or
+//! dead node gets a replacement at once instead of holding a slot until its full timeout (it may
+//! still answer, and its answer is used). The lookup ends when the `k` closest nodes it knows
+//! that have not failed have all answered and nothing closer is still in flight. A node whose
+//! answer cannot be trusted (its id breaks BEP 42 where the node enforces it) still supplies
+//! nodes and peers, but neither a token nor a place among the `k` that end the lookup.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::id::{Distance, NodeId, NodeInfo};
+
+/// How a lookup runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupConfig {
+    /// Queries in flight at once (not counting those past the short timeout).
+    pub alpha: usize,
+    /// How many closest nodes must answer before the lookup ends (BEP 5's K).
+    pub k: usize,
+    /// After this, a query no longer holds its slot: a replacement goes out.
+    pub short_timeout: Duration,
+    /// After this, a query has failed.
+    pub timeout: Duration,
+    /// Candidates kept, closest first; farther ones are forgotten.
+    pub max_candidates: usize,
+}
+
+impl Default for LookupConfig {
+    /// 3 in flight, K = 8, a replacement after 1 s, failure after 4 s, 128 candidates.
+    fn default() -> Self {
+        Self {
+            alpha: 3,
+            k: 8,
+            short_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(4),
+            max_candidates: 128,
+        }
+    }
+}
+
+/// Where one candidate is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    /// Known, not asked yet.
+    Fresh,
+    /// Asked at `sent`; `slow` once past the short timeout.
+    Asked { sent: Instant, slow: bool },
+    /// Answered; `token` for an announce, `trusted` when it may end the lookup.
+    Answered {
+        token: Option<Vec<u8>>,
+        trusted: bool,
+    },
+    /// Failed to answer, or answered with an error.
+    Failed,
+}
+
+#[derive(Clone, Debug)]
+struct Candidate {
+    node: NodeInfo,
+    state: State,
+    /// The hop at which it was learned: 1 for the starting nodes.
+    depth: u32,
+}
+
+/// A node that answered, closest first, as [`Lookup::closest`] gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answered {
+    /// The node.
+    pub node: NodeInfo,
+    /// The announce token it gave (get_peers), if any.
+    pub token: Option<Vec<u8>>,
+}
+
+/// What a lookup cost, for statistics and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LookupStats {
+    /// Queries sent.
+    pub queries: u32,
+    /// Answers received.
+    pub answers: u32,
+    /// Queries that failed (timed out or errored).
+    pub failures: u32,
+    /// The deepest hop queried: how many rounds the lookup took.
+    pub rounds: u32,
+}
+
+/// One lookup; see the module docs.
+#[derive(Debug)]
+pub struct Lookup {
+    target: NodeId,
+    config: LookupConfig,
+    candidates: BTreeMap<Distance, Candidate>,
+    peers: Vec<SocketAddr>,
+    seen_peers: HashSet<SocketAddr>,
+    stats: LookupStats,
+    started: Instant,
+}
+
+impl Lookup {
+    /// A lookup of `target` starting from `start` (the closest nodes the routing table holds).
+    pub fn new(
+        now: Instant,
+        target: NodeId,
+        start: impl IntoIterator<Item = NodeInfo>,
+        config: LookupConfig,
+    ) -> Lookup {
+        let mut lookup = Lookup {
+            target,
+            config,
+            candidates: BTreeMap::new(),
+            peers: Vec::new(),
+            seen_peers: HashSet::new(),
+            stats: LookupStats::default(),
+            started: now,
+        };
+        for node in start {
+            lookup.add_candidate(node, 1);
+        }
+        lookup
+    }
+
+    /// The target.
+    pub fn target(&self) -> NodeId {
+        self.target
+    }
+
+    /// When the lookup started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The nodes to query now (each exactly once): the closest fresh candidates, as many as
+    /// there are free slots.
+    #[must_use]
+    pub fn next_queries(&mut self, now: Instant) -> Vec<NodeInfo> {
+        let busy = self
+            .candidates
+            .values()
+            .filter(|c| matches!(c.state, State::Asked { slow: false, .. }))
+            .count();
+        let free = self.config.alpha.saturating_sub(busy);
+        if free == 0 || self.is_done() {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(free);
+        for candidate in self.candidates.values_mut() {
+            if out.len() == free {
+                break;
+            }
+            if candidate.state == State::Fresh {
+                candidate.state = State::Asked {
+                    sent: now,
+                    slow: false,
+                };
+                self.stats.queries += 1;
+                self.stats.rounds = self.stats.rounds.max(candidate.depth);
+                out.push(candidate.node);
+            }
+        }
+        out
+    }
+
+    /// `from` answered: the nodes it knows closer to the target, the peers it has, and its
+    /// token. `trusted` is false for an answer the node does not trust (see the module docs).
+    /// An answer from a node that was not asked is ignored.
+    pub fn handle_response(
+        &mut self,
+        from: &NodeInfo,
+        nodes: &[NodeInfo],
+        values: &[SocketAddr],
+        token: Option<Vec<u8>>,
+        trusted: bool,
+    ) {
+        let key = from.id.distance(&self.target);
+        let Some(candidate) = self.candidates.get_mut(&key) else {
+            return;
+        };
+        if candidate.node.addr != from.addr || !matches!(candidate.state, State::Asked { .. }) {
+            return;
+        }
+        let depth = candidate.depth;
+        candidate.state = State::Answered {
+            token: token.filter(|_| trusted),
+            trusted,
+        };
+        self.stats.answers += 1;
+        for value in values {
+            if self.seen_peers.insert(*value) {
+                self.peers.push(*value);
+            }
+        }
+        for node in nodes {
+            self.add_candidate(*node, depth + 1);
+        }
+    }
+
+    /// `node`'s query failed (an error answer, or the caller gave up on it).
+    pub fn handle_failure(&mut self, node: &NodeInfo) {
+        let key = node.id.distance(&self.target);
+        if let Some(candidate) = self.candidates.get_mut(&key) {
+            if candidate.node.addr == node.addr && matches!(candidate.state, State::Asked { .. }) {
+                candidate.state = State::Failed;
+                self.stats.failures += 1;
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has work: the next short or full timeout
+    /// of a query in flight.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.candidates
+            .values()
+            .filter_map(|c| match c.state {
+                State::Asked { sent, slow: false } => Some(sent + self.config.short_timeout),
+                State::Asked { sent, slow: true } => Some(sent + self.config.timeout),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Marks queries past the short timeout as slow (their slot is free) and those past the
+    /// full timeout as failed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for candidate in self.candidates.values_mut() {
+            if let State::Asked { sent, slow } = candidate.state {
+                if now >= sent + self.config.timeout {
+                    candidate.state = State::Failed;
+                    self.stats.failures += 1;
+                } else if !slow && now >= sent + self.config.short_timeout {
+                    candidate.state = State::Asked { sent, slow: true };
+                }
+            }
+        }
+    }
+
+    /// Whether the lookup is over: the `k` closest candidates that have not failed have all
+    /// answered (trusted), or nothing is left to ask and nothing is in flight.
+    pub fn is_done(&self) -> bool {
+        let mut answered = 0;
+        for candidate in self.candidates.values() {
+            match &candidate.state {
+                State::Failed | State::Answered { trusted: false, .. } => continue,
+                State::Answered { trusted: true, .. } => {
+                    answered += 1;
+                    if answered == self.config.k {
+                        return true;
+                    }
+                }
+                State::Fresh | State::Asked { .. } => return false,
+            }
+        }
+        true
+    }
+
+    /// The peers found so far, in the order they came, each once.
+    pub fn peers(&self) -> &[SocketAddr] {
+        &self.peers
+    }
+
+    /// Up to `k` closest trusted nodes that answered, closest first, with their tokens.
+    pub fn closest(&self) -> Vec<Answered> {
+        self.candidates
+            .values()
+            .filter_map(|c| match &c.state {
+                State::Answered {
+                    token,
+                    trusted: true,
+                } => Some(Answered {
+                    node: c.node,
+                    token: token.clone(),
+                }),
+                _ => None,
+            })
+            .take(self.config.k)
+            .collect()
+    }
+
+    /// What the lookup cost so far.
+    pub fn stats(&self) -> LookupStats {
+        self.stats
+    }
+
+    fn add_candidate(&mut self, node: NodeInfo, depth: u32) {
+        let key = node.id.distance(&self.target);
+        if self.candidates.contains_key(&key) {
+            return;
+        }
+        if self.candidates.len() >= self.config.max_candidates {
+            match self.candidates.last_key_value() {
+                Some((farthest, c)) if *farthest > key && c.state == State::Fresh => {
+                    let farthest = *farthest;
+                    self.candidates.remove(&farthest);
+                }
+                _ => return,
+            }
+        }
+        self.candidates.insert(
+            key,
+            Candidate {
+                node,
+                state: State::Fresh,
+                depth,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(first: u8, n: u16) -> NodeInfo {
+        let mut id = [0u8; 20];
+        id[0] = first;
+        id[19] = n as u8;
+        NodeInfo {
+            id: NodeId(id),
+            addr: SocketAddr::from(([10, 0, (n >> 8) as u8, n as u8], 6881)),
+        }
+    }
+
+    #[test]
+    fn asks_alpha_at_a_time_closest_first_and_ends_when_the_k_closest_answered() {
+        let now = Instant::now();
+        let config = LookupConfig {
+            alpha: 2,
+            k: 2,
+            ..LookupConfig::default()
+        };
+        let far = [node(0x80, 1), node(0x40, 2), node(0x20, 3)];
+        let mut lookup = Lookup::new(now, NodeId([0; 20]), far, config);
+        let first = lookup.next_queries(now);
+        assert_eq!(first, [node(0x20, 3), node(0x40, 2)]);
+        assert!(lookup.next_queries(now).is_empty(), "no free slot");
+        // The closest one knows closer nodes and a peer.
+        let peer: SocketAddr = "192.0.2.1:7000".parse().unwrap();
+        lookup.handle_response(
+            &first[0],
+            &[node(0x01, 4), node(0x02, 5)],
+            &[peer],
+            None,
+            true,
+        );
+        let second = lookup.next_queries(now);
+        assert_eq!(second, [node(0x01, 4)], "one slot freed, the closest fresh");
+        lookup.handle_failure(&first[1]);
+        assert_eq!(lookup.next_queries(now), [node(0x02, 5)]);
+        lookup.handle_response(&node(0x01, 4), &[], &[peer], Some(b"t1".to_vec()), true);
+        assert!(
+            !lookup.is_done(),
+            "node 5 is closer than node 3 and still asked"
+        );
+        lookup.handle_response(&node(0x02, 5), &[], &[], Some(b"t2".to_vec()), true);
+        assert!(lookup.is_done());
+        assert_eq!(lookup.peers(), [peer]);
+        let closest = lookup.closest();
+        assert_eq!(closest.len(), 2);
+        assert_eq!(closest[0].node, node(0x01, 4));
+        assert_eq!(closest[0].token.as_deref(), Some(&b"t1"[..]));
+        let stats = lookup.stats();
+        assert_eq!((stats.queries, stats.answers, stats.failures), (4, 3, 1));
+        assert_eq!(stats.rounds, 2);
+    }
+
+    #[test]
+    fn a_slow_query_frees_its_slot_and_a_late_answer_still_counts() {
+        let now = Instant::now();
+        let config = LookupConfig {
+            alpha: 1,
+            k: 1,
+            ..LookupConfig::default()
+        };
+        let mut lookup = Lookup::new(now, NodeId([0; 20]), [node(0x10, 1), node(0x20, 2)], config);
+        let first = lookup.next_queries(now);
+        assert_eq!(first, [node(0x10, 1)]);
+        assert_eq!(lookup.poll_timeout(), Some(now + config.short_timeout));
+        lookup.handle_timeout(now + config.short_timeout);
+        assert_eq!(
+            lookup.next_queries(now + config.short_timeout),
+            [node(0x20, 2)]
+        );
+        // The slow one answers late: it is the closest, so the lookup can end.
+        lookup.handle_response(&first[0], &[], &[], None, true);
+        assert!(lookup.is_done());
+        // Past the full timeout an unanswered query has failed.
+        let mut other = Lookup::new(now, NodeId([0; 20]), [node(0x10, 1)], config);
+        let _ = other.next_queries(now);
+        other.handle_timeout(now + config.timeout);
+        assert!(other.is_done(), "nothing left");
+        assert_eq!(other.stats().failures, 1);
+    }
+
+    #[test]
+    fn untrusted_answers_give_nodes_and_peers_but_no_token_and_do_not_end_it() {
+        let now = Instant::now();
+        let config = LookupConfig {
+            alpha: 2,
+            k: 1,
+            ..LookupConfig::default()
+        };
+        let mut lookup = Lookup::new(now, NodeId([0; 20]), [node(0x10, 1)], config);
+        let asked = lookup.next_queries(now);
+        let peer: SocketAddr = "192.0.2.9:1".parse().unwrap();
+        lookup.handle_response(
+            &asked[0],
+            &[node(0x20, 2)],
+            &[peer],
+            Some(b"x".to_vec()),
+            false,
+        );
+        assert!(!lookup.is_done());
+        assert_eq!(lookup.peers(), [peer]);
+        assert!(lookup.closest().is_empty());
+        assert_eq!(lookup.next_queries(now), [node(0x20, 2)]);
+        // Answers from nodes never asked, or from another address, are ignored.
+        lookup.handle_response(&node(0x30, 3), &[], &[peer], None, true);
+        let mut moved = node(0x20, 2);
+        moved.addr = "10.9.9.9:1".parse().unwrap();
+        lookup.handle_response(&moved, &[], &[], None, true);
+        assert!(!lookup.is_done());
+    }
+
+    #[test]
+    fn candidates_are_bounded_keeping_the_closest() {
+        let now = Instant::now();
+        let config = LookupConfig {
+            max_candidates: 4,
+            ..LookupConfig::default()
+        };
+        let start: Vec<NodeInfo> = (1..=10).map(|n| node(n as u8, n)).collect();
+        let mut lookup = Lookup::new(now, NodeId([0; 20]), start, config);
+        let asked = lookup.next_queries(now);
+        assert_eq!(asked, [node(1, 1), node(2, 2), node(3, 3)]);
+        assert_eq!(lookup.candidates.len(), 4);
+    }
+}
