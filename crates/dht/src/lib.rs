@@ -17,9 +17,41 @@
 //! assert!(id.is_secure_for(ip)); // BEP 42: the first 21 bits follow the IP
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The wire: [`Message::decode`] reads one KRPC datagram within [`KrpcLimits`] (every BEP 5
+//! query, answer and error, BEP 32 `want`/`nodes6`, BEP 33 scrapes, BEP 42 `ip`, BEP 43 `ro`,
+//! BEP 51 `sample_infohashes`) and says with [`KrpcError`] whether to drop a bad datagram or
+//! answer it with error 203; [`Message::encode`] writes canonical bencode. [`ScrapeBloom`] is
+//! BEP 33's filter of seed and peer addresses.
+//!
+//! ```
+//! use swarmgate_dht::{Body, KrpcLimits, Message, Method, NodeId, Response};
+//!
+//! let datagram = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+//! let ping = Message::decode(datagram, &KrpcLimits::default())?;
+//! let Body::Query(query) = &ping.body else { unreachable!("a query") };
+//! assert_eq!(query.method, Method::Ping);
+//! assert_eq!(query.id.as_bytes(), b"abcdefghij0123456789");
+//!
+//! // Answer with our own id, echoing the transaction id byte for byte.
+//! let own_id = NodeId(*b"mnopqrstuvwxyz123456");
+//! let pong = Message::response(ping.transaction_id.clone(), Response::new(own_id));
+//! let mut out = Vec::new();
+//! pong.encode(&mut out);
+//! assert_eq!(out, b"d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re");
+//! # Ok::<(), swarmgate_dht::KrpcError>(())
+//! ```
 
+mod bloom;
 mod id;
+mod krpc;
 mod lookup;
 
+pub use bloom::ScrapeBloom;
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
+pub use krpc::{
+    BLOOM_LEN, Body, ERROR_GENERIC, ERROR_METHOD_UNKNOWN, ERROR_PROTOCOL, ERROR_SERVER,
+    IgnoreReason, InvalidField, KrpcError, KrpcLimits, Message, Method, Problem, Query, Response,
+    Want,
+};
 pub use lookup::{Answered, Lookup, LookupConfig, LookupStats};
