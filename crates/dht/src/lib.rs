@@ -22,6 +22,7 @@ mod id;
 mod bucket;
 mod clock;
 mod routing;
+mod tokens;
 
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
 
@@ -29,3 +30,4 @@ pub use routing::{
     BucketInfo, Family, GOOD_FOR, Insertion, K, NodeStatus, PING_INTERVAL, REFRESH_AFTER, Refusal,
     RoutingConfig, RoutingStats, RoutingTable, TableHealth,
 };
+pub use tokens::{TOKEN_LEN, TOKEN_ROTATION, Tokens};

@@ -2,3 +2,4 @@
 //! limit, saved table) through the public API.
 
 mod routing;
+mod tokens;
