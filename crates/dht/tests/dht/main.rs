@@ -1,5 +1,6 @@
 //! Integration tests for swarmgate-dht: the node's state (routing table, tokens, peer store, rate
 //! limit, saved table) through the public API.
 
+mod rate;
 mod routing;
 mod tokens;
