@@ -21,12 +21,14 @@ mod id;
 
 mod bucket;
 mod clock;
+mod persist;
 mod rate;
 mod routing;
 mod tokens;
 
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
 
+pub use persist::{PersistError, SavedTable};
 pub use rate::{RateConfig, RateLimiter, RateStats};
 pub use routing::{
     BucketInfo, Family, GOOD_FOR, Insertion, K, NodeStatus, PING_INTERVAL, REFRESH_AFTER, Refusal,
