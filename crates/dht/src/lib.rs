@@ -6,6 +6,12 @@
 //! takes `now` and a seeded [`SplitMix64`](swarmgate_core::SplitMix64) rather than reading a
 //! clock or a global RNG, so a network of thousands of nodes runs in a test, deterministically.
 //!
+//! The node's state: the BEP 5 routing table, one per address family ([`RoutingTable`]: buckets
+//! that split where the own id falls, good / questionable / bad nodes, replacement caches,
+//! refreshes, BEP 42 and BEP 43 insertion rules), its saved form ([`SavedTable`]), announce
+//! tokens from rotating secrets ([`Tokens`]), the announced peers with BEP 33 seeds and blooms
+//! and BEP 51 samples ([`PeerStore`]), and the per-IP query limit ([`RateLimiter`]).
+//!
 //! ```
 //! use std::net::IpAddr;
 //! use swarmgate_core::SplitMix64;
@@ -19,19 +25,24 @@
 
 mod id;
 
+mod bloom_standin;
 mod bucket;
 mod clock;
 mod persist;
 mod rate;
 mod routing;
+mod store;
 mod tokens;
 
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
 
+// Until bloom.rs (another branch) merges: the store's blooms need a nameable type.
+pub use bloom_standin::ScrapeBloom;
 pub use persist::{PersistError, SavedTable};
 pub use rate::{RateConfig, RateLimiter, RateStats};
 pub use routing::{
     BucketInfo, Family, GOOD_FOR, Insertion, K, NodeStatus, PING_INTERVAL, REFRESH_AFTER, Refusal,
     RoutingConfig, RoutingStats, RoutingTable, TableHealth,
 };
+pub use store::{Announced, MAX_PEERS_PER_HASH, PEER_TTL, PeerStore, StoreConfig, StoreStats};
 pub use tokens::{TOKEN_LEN, TOKEN_ROTATION, Tokens};

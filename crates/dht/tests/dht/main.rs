@@ -4,4 +4,5 @@
 mod persist;
 mod rate;
 mod routing;
+mod store;
 mod tokens;
