@@ -118,24 +118,25 @@ impl SavedTable {
                     .ok_or(PersistError::NotBytes { field: name }),
             }
         };
+        // A field parsed by `parse`, or an error naming it with its length and `expected`.
+        fn sized<T>(
+            field: &'static str,
+            bytes: &[u8],
+            parse: impl Fn(&[u8]) -> Option<T>,
+            expected: &'static str,
+        ) -> Result<T, PersistError> {
+            parse(bytes).ok_or(PersistError::Length {
+                field,
+                len: bytes.len(),
+                expected,
+            })
+        }
         let id = field("id")?.ok_or(PersistError::Missing { field: "id" })?;
-        let id = NodeId::from_slice(id).ok_or(PersistError::Length {
-            field: "id",
-            len: id.len(),
-            expected: "20",
-        })?;
+        let id = sized("id", id, NodeId::from_slice, "20")?;
         let nodes = field("nodes")?.unwrap_or_default();
-        let nodes = NodeInfo::decode_v4(nodes).ok_or(PersistError::Length {
-            field: "nodes",
-            len: nodes.len(),
-            expected: "a multiple of 26",
-        })?;
+        let nodes = sized("nodes", nodes, NodeInfo::decode_v4, "a multiple of 26")?;
         let nodes6 = field("nodes6")?.unwrap_or_default();
-        let nodes6 = NodeInfo::decode_v6(nodes6).ok_or(PersistError::Length {
-            field: "nodes6",
-            len: nodes6.len(),
-            expected: "a multiple of 38",
-        })?;
+        let nodes6 = sized("nodes6", nodes6, NodeInfo::decode_v6, "a multiple of 38")?;
         Ok(SavedTable { id, nodes, nodes6 })
     }
 

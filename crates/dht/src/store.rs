@@ -140,9 +140,18 @@ impl Swarm {
 /// Adds or refreshes a peer in one family's vector, keeping it ordered by announce time.
 fn upsert<const N: usize>(
     peers: &mut Vec<Stored<N>>,
-    peer: Stored<N>,
+    ip: [u8; N],
+    port: u16,
+    seed: bool,
+    announced: Stamp,
     per_port: bool,
 ) -> Announced {
+    let peer = Stored {
+        ip,
+        port,
+        seed,
+        announced,
+    };
     let held = peers
         .iter()
         .position(|p| p.ip == peer.ip && (!per_port || p.port == peer.port));
@@ -283,25 +292,10 @@ impl PeerStore {
         };
         let before = self.swarms[slot].oldest();
         let swarm = &mut self.swarms[slot];
+        let port = peer.port();
         let outcome = match peer.ip().to_canonical() {
-            IpAddr::V4(v4) => {
-                let stored = Stored {
-                    ip: v4.octets(),
-                    port: peer.port(),
-                    seed,
-                    announced: now,
-                };
-                upsert(&mut swarm.v4, stored, per_port)
-            }
-            IpAddr::V6(v6) => {
-                let stored = Stored {
-                    ip: v6.octets(),
-                    port: peer.port(),
-                    seed,
-                    announced: now,
-                };
-                upsert(&mut swarm.v6, stored, per_port)
-            }
+            IpAddr::V4(v4) => upsert(&mut swarm.v4, v4.octets(), port, seed, now, per_port),
+            IpAddr::V6(v6) => upsert(&mut swarm.v6, v6.octets(), port, seed, now, per_port),
         };
         match outcome {
             Announced::Added => {
