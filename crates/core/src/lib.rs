@@ -13,9 +13,13 @@
 //! - [`Bitfield`]: the BEP 3 piece set, checked on receipt and kept in its wire form;
 //! - [`SplitMix64`]: the seeded generator every state machine takes instead of a global RNG;
 //! - [`Sha256`] and [`Pubkey`]: a stored file's address and a Nostr owner, 32 bytes with a hex
-//!   form, shared by the content store, the catalog, Blossom and the HTTP API.
+//!   form, shared by the content store, the catalog, Blossom and the HTTP API;
+//! - [`siphash24`], the keyed hash of values that must be unforgeable without being stored (the
+//!   tracker's BEP 15 connection ids, the DHT's announce tokens), and [`Gcra`], the per-key rate
+//!   rule of the tracker's and the DHT node's limiters.
 //!
-//! It does not hash, parse torrents or do I/O: that is the metainfo crate and the engines above.
+//! It does not hash content, parse torrents or do I/O: that is the metainfo crate and the engines
+//! above.
 //! Constructors check their input (a 19-byte info-hash is an error, not a panic).
 //!
 //! ```
@@ -37,11 +41,13 @@ mod bitfield;
 mod client_id;
 mod compact;
 mod error;
+mod gcra;
 mod geometry;
 mod identity;
 mod info_hash;
 mod peer_id;
 mod rng;
+mod siphash;
 mod text;
 
 pub use bitfield::{Bitfield, BitfieldError};
@@ -51,9 +57,11 @@ pub use compact::{
     decode_compact_peer, encode_compact_peer,
 };
 pub use error::{GeometryError, LengthError, TextError};
+pub use gcra::Gcra;
 pub use geometry::{BLOCK_SIZE, BlockRef, Geometry, PieceIndex};
 pub use identity::{Pubkey, Sha256};
 pub use info_hash::{InfoHash, InfoHashV1, InfoHashV2};
 pub use peer_id::{PeerId, SWARMGATE_PREFIX};
 pub use rng::SplitMix64;
+pub use siphash::siphash24;
 pub use text::{from_base32, from_hex, to_base32, to_hex};

@@ -7,6 +7,12 @@
 //! takes `now` and a seeded [`SplitMix64`](swarmgate_core::SplitMix64) rather than reading a
 //! clock or a global RNG, so a network of thousands of nodes runs in a test, deterministically.
 //!
+//! The node's state: the BEP 5 routing table, one per address family ([`RoutingTable`]: buckets
+//! that split where the own id falls, good / questionable / bad nodes, replacement caches,
+//! refreshes, BEP 42 and BEP 43 insertion rules), its saved form ([`SavedTable`]), announce
+//! tokens from rotating secrets ([`Tokens`]), the announced peers with BEP 33 seeds and blooms
+//! and BEP 51 samples ([`PeerStore`]), and the per-IP query limit ([`RateLimiter`]).
+//!
 //! ```
 //! use std::net::IpAddr;
 //! use swarmgate_core::SplitMix64;
@@ -43,9 +49,16 @@
 //! ```
 
 mod bloom;
+mod bucket;
+mod clock;
 mod id;
 mod krpc;
 mod lookup;
+mod persist;
+mod rate;
+mod routing;
+mod store;
+mod tokens;
 
 pub use bloom::ScrapeBloom;
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
@@ -55,3 +68,11 @@ pub use krpc::{
     Want,
 };
 pub use lookup::{Answered, Lookup, LookupConfig, LookupStats};
+pub use persist::{PersistError, SavedTable};
+pub use rate::{RateConfig, RateLimiter, RateStats};
+pub use routing::{
+    BucketInfo, Family, GOOD_FOR, Insertion, K, NodeStatus, PING_INTERVAL, REFRESH_AFTER, Refusal,
+    RoutingConfig, RoutingStats, RoutingTable, TableHealth,
+};
+pub use store::{Announced, MAX_PEERS_PER_HASH, PEER_TTL, PeerStore, StoreConfig, StoreStats};
+pub use tokens::{TOKEN_LEN, TOKEN_ROTATION, Tokens};

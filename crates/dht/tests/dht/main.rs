@@ -1,7 +1,13 @@
-//! Integration tests for swarmgate-dht: the KRPC wire and BEP 33's bloom filter, against the
-//! BEPs' vectors, with round-trip and never-panic sweeps.
+//! Integration tests for swarmgate-dht: the KRPC wire and BEP 33's bloom filter against the
+//! BEPs' vectors, with round-trip and never-panic sweeps; the node's state (routing table,
+//! tokens, peer store, rate limit, saved table) through the public API.
 
 mod bloom;
 mod krpc;
 mod krpc_beps;
 mod krpc_props;
+mod persist;
+mod rate;
+mod routing;
+mod store;
+mod tokens;

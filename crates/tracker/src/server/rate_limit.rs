@@ -1,17 +1,18 @@
 //! Per-address rate limiting of announces and scrapes: the generic cell rate algorithm, one
 //! timestamp per address, sharded so both cores can check at once.
 //!
-//! GCRA keeps, per address, the "theoretical arrival time" of its next request. A request is
-//! allowed when that time is no further ahead of `now` than the burst allows, and pushes it one
-//! emission interval further. It is the algorithm `governor` uses; it is written out here
-//! because the tracker's pure core takes `now` from its caller (tests drive it in virtual time)
-//! and keeps its own sharding, where `governor` reads its own clock. Addresses idle long
-//! enough to have a full burst again are forgotten by [`RateLimiter::purge`].
+//! GCRA keeps, per address, the "theoretical arrival time" of its next request; the rule is
+//! [`swarmgate_core::Gcra`], shared with the DHT node's query limiter. This module keeps the
+//! times: sharded maps, because the tracker's pure core is called from several threads at once.
+//! Addresses idle long enough to have a full burst again are forgotten by
+//! [`RateLimiter::purge`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use swarmgate_core::Gcra;
 
 use super::config::RateLimit;
 
@@ -22,19 +23,15 @@ type Nanos = u64;
 
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    /// Nanoseconds between two requests at the sustained rate.
-    emission: Nanos,
-    /// How far ahead of `now` the theoretical arrival time may run: (burst - 1) emissions.
-    tolerance: Nanos,
+    gcra: Gcra,
+    /// Each address's theoretical arrival time.
     shards: Box<[Mutex<HashMap<IpAddr, Nanos>>]>,
 }
 
 impl RateLimiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
-        let emission = 1_000_000_000 / u64::from(limit.per_second.max(1));
         RateLimiter {
-            emission,
-            tolerance: emission * u64::from(limit.burst.max(1) - 1),
+            gcra: Gcra::new(limit.per_second, limit.burst),
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
@@ -50,11 +47,8 @@ impl RateLimiter {
     /// Counts one request from `ip` at `now`; `Err` carries how long until one is allowed.
     pub(crate) fn check(&self, ip: IpAddr, now: Nanos) -> Result<(), Duration> {
         let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
-        let tat = shard.get(&ip).copied().unwrap_or(now).max(now);
-        if tat - now > self.tolerance {
-            return Err(Duration::from_nanos(tat - now - self.tolerance));
-        }
-        shard.insert(ip, tat + self.emission);
+        let arrival = self.gcra.check(shard.get(&ip).copied(), now)?;
+        shard.insert(ip, arrival);
         Ok(())
     }
 
@@ -63,7 +57,7 @@ impl RateLimiter {
     pub(crate) fn purge(&self, now: Nanos) {
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            shard.retain(|_, tat| *tat > now);
+            shard.retain(|_, arrival| !Gcra::is_idle(*arrival, now));
         }
     }
 

@@ -124,13 +124,10 @@ impl Tracker {
     /// [`TrackerConfig`] field because no default value would be safe.
     pub fn new(config: TrackerConfig, now: Instant, secret: [u8; 16]) -> Result<Self, ConfigError> {
         let client_intervals = config.client_intervals()?;
-        let mut halves = [[0u8; 8]; 2];
-        halves[0].copy_from_slice(&secret[..8]);
-        halves[1].copy_from_slice(&secret[8..]);
         Ok(Tracker {
             client_intervals,
             registry: Registry::new(config.seed),
-            ids: ConnectionIds::new((u64::from_le_bytes(halves[0]), u64::from_le_bytes(halves[1]))),
+            ids: ConnectionIds::new(secret),
             limiter: config.rate_limit.map(RateLimiter::new),
             epoch: now,
             refused: AtomicU64::new(0),
