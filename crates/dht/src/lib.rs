@@ -1,6 +1,10 @@
 //! The mainline DHT (BEP 5, 32, 33, 42, 43, 51): a sans-IO Kademlia node with a tokio UDP driver.
 //!
-//! The crate is being built in parts (issue 13). What it owns today: node ids and the XOR
+//! The entry type is [`Node`]: the whole DHT node as one sans-IO state machine (answering
+//! queries within a per-IP rate limit and an amplification bound, bootstrapping, refreshing,
+//! running lookups and announces, following its external address), in quinn-proto's shape:
+//! `handle_datagram` / `handle_timeout` in, `poll_transmit` / `poll_event` / `poll_timeout` out.
+//! Its parts are public for anyone who builds another node: node ids and the XOR
 //! metric, BEP 42 ids derived from the node's IP with their check and exemptions, and nodes in
 //! their compact wire form ([`NodeId`], [`Distance`], [`NodeInfo`], [`is_exempt`]); one
 //! iterative lookup that keeps `alpha` queries moving past slow nodes ([`Lookup`]). Every part
@@ -54,6 +58,7 @@ mod clock;
 mod id;
 mod krpc;
 mod lookup;
+mod node;
 mod persist;
 mod rate;
 mod routing;
@@ -68,6 +73,7 @@ pub use krpc::{
     Want,
 };
 pub use lookup::{Answered, Lookup, LookupConfig, LookupStats};
+pub use node::{Drops, LookupId, Node, NodeConfig, NodeEvent, NodeStats};
 pub use persist::{PersistError, SavedTable};
 pub use rate::{RateConfig, RateLimiter, RateStats};
 pub use routing::{

@@ -206,6 +206,16 @@ impl Lookup {
         }
     }
 
+    /// Peers known before any answer (the asking node's own store): counted as found, so an
+    /// answer that repeats them adds nothing.
+    pub fn add_peers(&mut self, peers: &[SocketAddr]) {
+        for peer in peers {
+            if self.seen_peers.insert(*peer) {
+                self.peers.push(*peer);
+            }
+        }
+    }
+
     /// `node`'s query failed (an error answer, or the caller gave up on it).
     pub fn handle_failure(&mut self, node: &NodeInfo) {
         let key = node.id.distance(&self.target);
