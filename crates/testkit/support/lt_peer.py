@@ -18,6 +18,11 @@
 Every session speaks plain TCP (no uTP, no encryption), listens on 127.0.0.1 only, with DHT, LSD, UPnP and NAT-PMP off, several
 connections per IP allowed (all peers share 127.0.0.1), and loopback peers in the global peer
 class so that nothing is treated as special.
+
+seed and leech also take --listen IP (listen on IP instead of 127.0.0.1: give each libtorrent
+DHT node its own 127.0.N.1, since libtorrent keeps one node per IP) and --dht HOST:PORT
+(repeatable: turn the DHT on, bootstrapped from these nodes only, with its per-IP query limit
+and its reply quota raised for loopback tests; the session's node shares its listen port).
 """
 import argparse
 import os
@@ -28,10 +33,16 @@ import time
 import libtorrent as lt
 
 
-def session(upload_limit=0, download_limit=0):
+def session(upload_limit=0, download_limit=0, listen="127.0.0.1", dht=()):
     ses = lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
+        "listen_interfaces": listen + ":0",
+        "enable_dht": bool(dht),
+        "dht_bootstrap_nodes": ",".join(dht),
+        # Loopback tests: a node per 127.0.N.1, many queries from one address.
+        "dht_restrict_routing_ips": False,
+        "dht_restrict_search_ips": False,
+        "dht_block_ratelimit": 10000,
+        "dht_upload_rate_limit": 10000000,
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
@@ -87,7 +98,7 @@ def create(args):
 
 
 def seed(args):
-    ses = session(args.upload_limit)
+    ses = session(args.upload_limit, listen=args.listen, dht=args.dht)
     params = lt.add_torrent_params()
     params.ti = lt.torrent_info(args.torrent)
     params.save_path = args.save
@@ -100,6 +111,8 @@ def seed(args):
             return 1
         time.sleep(0.05)
     handle.force_reannounce()
+    if args.dht:
+        handle.force_dht_announce()
     # With a tracker, wait until it has us (the announce reply counts us as complete), so that a
     # downloader started next finds this seeder at its first announce.
     deadline = time.time() + 20
@@ -141,7 +154,7 @@ class Commands:
 
 
 def leech(args):
-    ses = session(download_limit=args.download_limit)
+    ses = session(download_limit=args.download_limit, listen=args.listen, dht=args.dht)
     commands = Commands() if args.download_limit or args.linger else None
     if args.source.startswith("magnet:"):
         params = lt.parse_magnet_uri(args.source)
@@ -191,6 +204,8 @@ def main():
     s.add_argument("--peer", action="append", default=[])
     s.add_argument("--timeout", type=float, default=300)
     s.add_argument("--upload-limit", type=int, default=0, help="bytes per second, 0 = none")
+    s.add_argument("--listen", default="127.0.0.1")
+    s.add_argument("--dht", action="append", default=[], help="HOST:PORT of a DHT node")
     l = sub.add_parser("leech")
     l.add_argument("source")
     l.add_argument("save")
@@ -198,6 +213,8 @@ def main():
     l.add_argument("--timeout", type=float, default=120)
     l.add_argument("--download-limit", type=int, default=0, help="bytes per second, 0 = none")
     l.add_argument("--linger", action="store_true", help="stay after DONE until stdin closes")
+    l.add_argument("--listen", default="127.0.0.1")
+    l.add_argument("--dht", action="append", default=[], help="HOST:PORT of a DHT node")
     args = parser.parse_args()
     return {"create": create, "seed": seed, "leech": leech}[args.command](args) or 0
 
