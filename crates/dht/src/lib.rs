@@ -55,6 +55,8 @@
 mod bloom;
 mod bucket;
 mod clock;
+#[cfg(feature = "tokio")]
+mod driver;
 mod id;
 mod krpc;
 mod lookup;
@@ -66,6 +68,10 @@ mod store;
 mod tokens;
 
 pub use bloom::ScrapeBloom;
+#[cfg(feature = "tokio")]
+pub use driver::{
+    Dht, DhtConfig, DhtError, DriverStats, LookupReport, PeerStream, WELL_KNOWN_ROUTERS,
+};
 pub use id::{COMPACT_NODE_V4_LEN, COMPACT_NODE_V6_LEN, Distance, NodeId, NodeInfo, is_exempt};
 pub use krpc::{
     BLOOM_LEN, Body, ERROR_GENERIC, ERROR_METHOD_UNKNOWN, ERROR_PROTOCOL, ERROR_SERVER,

@@ -85,6 +85,7 @@ pub struct Answered {
 
 /// What a lookup cost, for statistics and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct LookupStats {
     /// Queries sent.
     pub queries: u32,

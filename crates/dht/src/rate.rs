@@ -43,6 +43,7 @@ impl Default for RateConfig {
 
 /// Counters of the limiter's decisions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct RateStats {
     /// Queries let through.

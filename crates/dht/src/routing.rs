@@ -199,6 +199,7 @@ impl RoutingStats {
 
 /// The table's health at one instant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct TableHealth {
     /// Live good nodes.

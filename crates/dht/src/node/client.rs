@@ -119,6 +119,20 @@ impl Node {
         self.lookups.insert(id, running);
     }
 
+    /// BEP 5's bootstrap: once a router gave the first nodes, a find_node lookup of the own id
+    /// meets (and makes good) the nodes closest to us, and tells them about us. One at a time.
+    fn look_up_own_id(&mut self, now: Instant) {
+        let own = self.id;
+        let running = self
+            .lookups
+            .values()
+            .any(|r| r.info_hash.is_none() && r.lookup.target() == own);
+        if !running {
+            self.start_refresh(now, own);
+            self.drive_lookups(now);
+        }
+    }
+
     fn new_lookup_id(&mut self) -> LookupId {
         let id = LookupId(self.next_lookup);
         self.next_lookup += 1;
@@ -202,6 +216,9 @@ impl Node {
         self.stats.lookups_done += 1;
         if peers > 0 {
             self.stats.lookups_with_peers += 1;
+        }
+        if running.lookup.stats().answers > 0 {
+            self.stats.lookups_answered += 1;
         }
         self.events.push_back(NodeEvent::LookupDone {
             id,
@@ -323,6 +340,9 @@ impl Node {
             self.table(Family::of(&candidate.addr))
                 .heard_of(now, *candidate);
         }
+        if pending.purpose == Purpose::Bootstrap && !learned.is_empty() {
+            self.look_up_own_id(now);
+        }
         let Purpose::Lookup(id) = pending.purpose else {
             return;
         };
@@ -410,6 +430,7 @@ impl Node {
         let Some(ip) = agreed else {
             return;
         };
+        self.external = Some(ip);
         if self.id.is_secure_for(ip) {
             return;
         }

@@ -1,5 +1,6 @@
 //! How a node behaves: its families, its limits and its timers, with libtorrent-like defaults.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::id::NodeId;
@@ -15,6 +16,10 @@ pub struct NodeConfig {
     /// The id to use when there is no saved table (`None`: random; the node changes it to fit
     /// its external address under BEP 42).
     pub id: Option<NodeId>,
+    /// The address the node's socket is bound to (the driver sets it). Its port is the one
+    /// announced with `implied_port`, its IP (when not unspecified) the node's own address
+    /// until answering nodes agree on an external one; see [`Node::own_addr`](crate::Node::own_addr).
+    pub local_addr: Option<SocketAddr>,
     /// The node has an IPv4 socket.
     pub ipv4: bool,
     /// The node has an IPv6 socket (BEP 32).
@@ -56,6 +61,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
             id: None,
+            local_addr: None,
             ipv4: true,
             ipv6: false,
             read_only: false,

@@ -106,6 +106,8 @@ pub struct Node {
     next_maintenance: Instant,
     /// External addresses reported by answering nodes (`ip`): (reporter, reported).
     votes: VecDeque<(IpAddr, IpAddr)>,
+    /// The public address answering nodes agreed on, once they have.
+    external: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for Node {
@@ -155,6 +157,7 @@ impl Node {
             next_bootstrap: now,
             next_maintenance: now,
             votes: VecDeque::new(),
+            external: None,
         }
     }
 
@@ -179,6 +182,10 @@ impl Node {
     /// Starts a get_peers lookup of `info_hash` that ends by announcing to the closest nodes
     /// that gave tokens: our peer on `port` (`None`: the port the DHT's datagrams come from,
     /// BEP 5 `implied_port`), as a seed if `seed` (BEP 33). Peers found are reported too.
+    ///
+    /// The node also stores its own peer for `info_hash` (when it knows its address:
+    /// [`own_addr`](Self::own_addr)), so a node that asks it directly finds it: a client whose
+    /// only DHT contact is this node (libtorrent does not read its own store) still meets us.
     pub fn announce(
         &mut self,
         now: Instant,
@@ -186,7 +193,23 @@ impl Node {
         port: Option<u16>,
         seed: bool,
     ) -> LookupId {
+        if let Some(own) = self.own_addr() {
+            let peer = SocketAddr::new(own.ip(), port.unwrap_or(own.port()));
+            self.store.announce(now, info_hash.0, peer, seed);
+        }
         self.start_lookup(now, info_hash, Some((port, seed)))
+    }
+
+    /// Where other nodes reach this one: the public address answering nodes agreed on (BEP 42
+    /// `ip`), else the socket's address ([`NodeConfig::local_addr`]) when it names an IP;
+    /// `None` while neither is known. The port is always the local one.
+    pub fn own_addr(&self) -> Option<SocketAddr> {
+        let local = self.config.local_addr?;
+        let ip = self
+            .external
+            .filter(|ip| ip.is_ipv4() == local.is_ipv4())
+            .unwrap_or(local.ip());
+        (!ip.is_unspecified()).then_some(SocketAddr::new(ip, local.port()))
     }
 
     /// Answers or uses one datagram from `from`.

@@ -6,6 +6,7 @@ use crate::routing::TableHealth;
 
 /// Datagrams and queries dropped, by reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Drops {
     /// Not KRPC at all (not bencode, no transaction id, ...): dropped unanswered.
     pub not_krpc: u64,
@@ -38,6 +39,7 @@ impl Drops {
 
 /// A node's figures since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NodeStats {
     /// Well-formed queries received (rate-limited ones included).
     pub queries_received: u64,
@@ -63,6 +65,8 @@ pub struct NodeStats {
     pub lookups_done: u64,
     /// Of those, lookups that found at least one peer.
     pub lookups_with_peers: u64,
+    /// Of those, lookups that got at least one answer (a node cut off from the DHT gets none).
+    pub lookups_answered: u64,
     /// Bootstrap rounds sent to the routers.
     pub bootstraps: u64,
     /// Own id changes to fit the external address (BEP 42).

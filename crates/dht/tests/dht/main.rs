@@ -3,6 +3,7 @@
 //! tokens, peer store, rate limit, saved table) through the public API.
 
 mod bloom;
+mod driver;
 mod krpc;
 mod krpc_beps;
 mod krpc_props;
