@@ -77,8 +77,11 @@ start_gateway() { # data-dir log [flag...]: a gateway (GATEWAY, else built) on f
         fi
     fi
     [ -x "$GATEWAY" ] || fail "no gateway binary at $GATEWAY"
+    # The DHT node on loopback, joining nobody (set GATEWAY_DHT_FLAGS= for a gateway built
+    # before the DHT, which has no such flags).
+    # shellcheck disable=SC2086
     NO_COLOR=1 "$GATEWAY" --data-dir "$dir" --http-addr 127.0.0.1:0 --udp-tracker-addr 127.0.0.1:0 \
-        --peer-addr 127.0.0.1:0 "$@" >"$log" 2>&1 &
+        --peer-addr 127.0.0.1:0 ${GATEWAY_DHT_FLAGS---dht-addr 127.0.0.1:0 --dht-bootstrap=} "$@" >"$log" 2>&1 &
     GATEWAY_PID=$!
     PIDS+=("$GATEWAY_PID")
     for _ in $(seq 1 600); do

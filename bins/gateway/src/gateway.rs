@@ -4,8 +4,8 @@
 //! Sockets are bound before anything is served, so an address in use fails the start with its
 //! name rather than leave a half-started gateway. The services are plugged in one way: routes
 //! merged into the one HTTP port behind the common guards, background work started on the one
-//! supervisor, catalog observers registered once (the seeder before the tracker, so a torrent
-//! is seeded before the tracker hands out the gateway's peer for it). Shutdown stops
+//! supervisor, catalog observers registered once (the seeder before the tracker and the DHT,
+//! so a torrent is seeded before the gateway's peer is handed out for it). Shutdown stops
 //! accepting, lets in-flight requests finish (an upload either completes and is acknowledged,
 //! or is dropped and leaves nothing), closes the peers and waits for the workers.
 
@@ -28,6 +28,7 @@ use crate::http::{self, Guard, HttpCounters, IpRateLimit};
 use crate::lock::DataDirLock;
 use crate::services::Service;
 use crate::services::api::ApiService;
+use crate::services::dht::DhtService;
 use crate::services::seeder::SeederService;
 use crate::services::status::{Sources, StatusService};
 use crate::services::tracker::TrackerService;
@@ -43,6 +44,8 @@ pub struct Bound {
     pub udp: SocketAddr,
     /// Peer listener.
     pub peer: SocketAddr,
+    /// The DHT node, unless `--no-dht`.
+    pub dht: Option<SocketAddr>,
 }
 
 /// A running gateway.
@@ -74,10 +77,19 @@ impl Gateway {
         let peers = TcpListener::bind(config.peers.addr)
             .await
             .with_context(|| format!("binding the peer address {}", config.peers.addr))?;
+        let dht_socket = match config.dht.enabled {
+            true => Some(
+                tokio::net::UdpSocket::bind(config.dht.addr)
+                    .await
+                    .with_context(|| format!("binding the DHT address {}", config.dht.addr))?,
+            ),
+            false => None,
+        };
         let bound = Bound {
             http: http_listener.local_addr()?,
             udp: udp.local_addr()?,
             peer: peers.local_addr()?,
+            dht: dht_socket.as_ref().map(|s| s.local_addr()).transpose()?,
         };
         let public_url = config
             .http
@@ -121,8 +133,24 @@ impl Gateway {
             &mut registry,
         ));
         let webseed = Arc::new(WebSeedService::new(Arc::clone(&catalog), &mut registry));
+        let dht = match dht_socket {
+            Some(socket) => Some(Arc::new(
+                DhtService::start(
+                    socket,
+                    &config.dht,
+                    &config.storage.data_dir,
+                    peer_announce.port(),
+                    &mut registry,
+                )
+                .context("starting the DHT node")?,
+            )),
+            None => None,
+        };
         catalog.observe(Arc::clone(&seeder) as _);
         catalog.observe(Arc::clone(&tracker) as _);
+        if let Some(dht) = &dht {
+            catalog.observe(Arc::clone(dht) as _);
+        }
 
         let mut services: Vec<Arc<dyn Service>> = vec![
             Arc::clone(&api) as _,
@@ -130,6 +158,9 @@ impl Gateway {
             Arc::clone(&tracker) as _,
             Arc::clone(&seeder) as _,
         ];
+        if let Some(dht) = &dht {
+            services.push(Arc::clone(dht) as _);
+        }
         let guard = Arc::new(Guard {
             request_limit: IpRateLimit::per_second(config.http.requests_per_second),
             request_timeout: config.http.request_timeout,
@@ -142,6 +173,7 @@ impl Gateway {
             webseed,
             tracker,
             seeder,
+            dht,
             http: counters,
             services: services.clone(),
             registry,
@@ -263,6 +295,7 @@ fn write_addresses(path: &Path, bound: &Bound) -> anyhow::Result<()> {
         "http": bound.http.to_string(),
         "udp_tracker": bound.udp.to_string(),
         "peers": bound.peer.to_string(),
+        "dht": bound.dht.map(|addr| addr.to_string()),
     })
     .to_string();
     let partial = path.with_extension(format!("partial{}", std::process::id()));
@@ -312,6 +345,7 @@ mod tests {
             http: "127.0.0.1:4001".parse().unwrap(),
             udp: "127.0.0.1:4002".parse().unwrap(),
             peer: "127.0.0.1:4003".parse().unwrap(),
+            dht: Some("127.0.0.1:4004".parse().unwrap()),
         };
         write_addresses(&path, &bound).unwrap();
         let written: serde_json::Value =
@@ -319,6 +353,7 @@ mod tests {
         assert_eq!(written["http"], "127.0.0.1:4001");
         assert_eq!(written["udp_tracker"], "127.0.0.1:4002");
         assert_eq!(written["peers"], "127.0.0.1:4003");
+        assert_eq!(written["dht"], "127.0.0.1:4004");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

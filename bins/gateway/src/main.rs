@@ -45,6 +45,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         bound.peer,
         gateway.peer_announce()
     );
+    match bound.dht {
+        Some(dht) => tracing::info!("DHT node on udp://{dht}"),
+        None => tracing::info!("no DHT node (--no-dht)"),
+    }
     tracing::info!("public URL {}", gateway.public_url());
     gateway
         .run_until(swarmgate_service::wait_for_signal())

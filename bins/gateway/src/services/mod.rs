@@ -8,15 +8,17 @@
 //! | [`webseed::WebSeedService`] | | `/webseed/` (BEP 19) | |
 //! | [`tracker::TrackerService`] | `[tracker]` | `/announce`, `/scrape`, UDP (BEP 15) | the catalog (allow-list, own peer) |
 //! | [`seeder::SeederService`] | `[peers]` | the peer port (BEP 3, 9, 10) | the catalog (seeded torrents), the tracker (leechers to dial) |
+//! | [`dht::DhtService`] | `[dht]` | UDP 6883 (BEP 5, 32, 33, 42, 43, 51) | the catalog (every stored torrent announced) |
 //! | [`status::StatusService`] | | `/api/stats`, `/api/p2p/stats`, `/api/health`, `/api/diagnostics`, `/api/webseed/health`, `/metrics` | every other service's figures |
 //!
 //! A service is built from its configuration and what it needs of the others, then plugged
 //! in by `Gateway::start`: its routes are merged into the one HTTP port (behind the common
 //! guards), its background work is started on the one [`Supervisor`] under the one shutdown,
 //! and, if it serves stored files, it is registered once as a catalog observer. The next
-//! services (the DHT node, Blossom, Nostr, the web UI) plug in the same way.
+//! services (Blossom, Nostr, the web UI) plug in the same way.
 
 pub(crate) mod api;
+pub(crate) mod dht;
 pub(crate) mod seeder;
 pub(crate) mod status;
 pub(crate) mod tracker;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::Settings;
-use super::sections::{HttpSettings, PeerSettings, StorageSettings};
+use super::sections::{DhtSettings, HttpSettings, PeerSettings, StorageSettings};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct Config {
     pub tracker: TrackerServiceConfig,
     /// The seeder.
     pub peers: PeerConfig,
+    /// The DHT node.
+    pub dht: DhtServiceConfig,
 }
 
 /// `[storage]`.
@@ -82,6 +84,17 @@ pub struct TrackerServiceConfig {
     pub announces_per_second: u32,
 }
 
+/// `[dht]`.
+#[derive(Debug, Clone)]
+pub struct DhtServiceConfig {
+    /// Run a DHT node.
+    pub enabled: bool,
+    /// Its UDP address.
+    pub addr: SocketAddr,
+    /// Nodes to join through, `HOST:PORT` (after the saved table).
+    pub bootstrap: Vec<String>,
+}
+
 /// `[peers]`.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
@@ -94,14 +107,19 @@ pub struct PeerConfig {
 }
 
 impl Config {
-    /// The embedded defaults with `data_dir` and every address on 127.0.0.1 port 0: what
-    /// tests and benchmarks start several gateways side by side with.
+    /// The embedded defaults with `data_dir`, every address on 127.0.0.1 port 0 and no DHT
+    /// bootstrap: what tests and benchmarks start several gateways side by side with.
     pub fn loopback(data_dir: impl Into<PathBuf>) -> Config {
         let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         let mut settings = Settings {
             storage: StorageSettings {
                 data_dir: Some(data_dir.into()),
                 ..StorageSettings::default()
+            },
+            dht: DhtSettings {
+                addr: Some(any),
+                bootstrap: Some(Vec::new()),
+                disabled: None,
             },
             http: HttpSettings {
                 addr: Some(any),
@@ -191,6 +209,21 @@ impl Config {
                     .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 6881))),
                 announce_addr: s.peers.announce_addr,
                 max_peers: s.peers.max_peers.unwrap_or(500),
+            },
+            dht: DhtServiceConfig {
+                enabled: !s.dht.disabled.unwrap_or(false),
+                addr: s.dht.addr.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 6883))),
+                bootstrap: match s.dht.bootstrap {
+                    Some(list) => list
+                        .into_iter()
+                        .map(|entry| entry.trim().to_owned())
+                        .filter(|entry| !entry.is_empty())
+                        .collect(),
+                    None => swarmgate_dht::WELL_KNOWN_ROUTERS
+                        .iter()
+                        .map(|r| (*r).to_owned())
+                        .collect(),
+                },
             },
         })
     }
@@ -331,5 +364,49 @@ mod tests {
         assert_eq!(config.http.addr, "127.0.0.1:0".parse().unwrap());
         assert_eq!(config.peers.addr, "127.0.0.1:0".parse().unwrap());
         assert_eq!(config.tracker.udp_addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.dht.addr, "127.0.0.1:0".parse().unwrap());
+        assert!(config.dht.bootstrap.is_empty());
+    }
+
+    #[test]
+    fn the_dht_is_on_by_default_with_the_public_routers_and_its_flags_work() {
+        let config = Settings::default()
+            .resolve_with(Settings::default())
+            .unwrap();
+        assert!(config.dht.enabled);
+        assert_eq!(config.dht.addr, "0.0.0.0:6883".parse().unwrap());
+        assert_eq!(
+            config.dht.bootstrap.len(),
+            swarmgate_dht::WELL_KNOWN_ROUTERS.len()
+        );
+        let flags = Settings::try_parse_from([
+            "gateway",
+            "--dht-addr",
+            "127.0.0.1:7000",
+            "--dht-bootstrap",
+            "127.0.0.1:1,127.0.0.2:2",
+            "--dht-bootstrap",
+            "127.0.0.3:3",
+            "--no-dht",
+        ])
+        .unwrap();
+        let config = flags.resolve_with(Settings::default()).unwrap();
+        assert!(!config.dht.enabled);
+        assert_eq!(
+            config.dht.bootstrap,
+            ["127.0.0.1:1", "127.0.0.2:2", "127.0.0.3:3"]
+        );
+        let none = Settings::try_parse_from(["gateway", "--dht-bootstrap", ""]).unwrap();
+        assert!(
+            none.resolve_with(Settings::default())
+                .unwrap()
+                .dht
+                .bootstrap
+                .is_empty()
+        );
+        let file =
+            Settings::from_toml("[dht]\naddr = \"127.0.0.1:9\"\ndisabled = false\n").unwrap();
+        let config = Settings::default().resolve_with(file).unwrap();
+        assert_eq!(config.dht.addr, "127.0.0.1:9".parse().unwrap());
     }
 }

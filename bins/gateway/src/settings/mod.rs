@@ -3,7 +3,7 @@
 //!
 //! One struct, [`Settings`], is at once the command line (clap, every flag also read from a
 //! `SWARMGATE_*` variable) and the TOML file's schema (serde), made of one section per part of
-//! the gateway ([`sections`]: `[storage]`, `[http]`, `[api]`, `[tracker]`, `[peers]`), every
+//! the gateway ([`sections`]: `[storage]`, `[http]`, `[api]`, `[tracker]`, `[peers]`, `[dht]`), every
 //! field optional; [`Settings::resolve`] layers them and validates the result into a
 //! [`Config`]. Keeping one list of settings means the file, the environment and `--help`
 //! cannot drift apart. A file written for the first gateway, with every key at the top level
@@ -18,9 +18,14 @@ use anyhow::Context;
 use clap::Parser;
 use serde::Deserialize;
 
-pub use config::{ApiConfig, Config, HttpConfig, PeerConfig, StorageConfig, TrackerServiceConfig};
+pub use config::{
+    ApiConfig, Config, DhtServiceConfig, HttpConfig, PeerConfig, StorageConfig,
+    TrackerServiceConfig,
+};
 pub(crate) use config::{default_public_url, reachable};
-use sections::{ApiSettings, HttpSettings, PeerSettings, StorageSettings, TrackerSettings};
+use sections::{
+    ApiSettings, DhtSettings, HttpSettings, PeerSettings, StorageSettings, TrackerSettings,
+};
 
 /// `gateway`: upload a file once, then fetch it over HTTP, BitTorrent and magnet links.
 ///
@@ -72,6 +77,11 @@ pub struct Settings {
     #[command(flatten)]
     #[serde(default)]
     pub peers: PeerSettings,
+
+    /// `[dht]`.
+    #[command(flatten)]
+    #[serde(default)]
+    pub dht: DhtSettings,
 }
 
 /// Top-level keys of the first settings files, and the section each now lives in (under its
@@ -148,6 +158,7 @@ impl Settings {
             api: self.api.over(file.api),
             tracker: self.tracker.over(file.tracker),
             peers: self.peers.over(file.peers),
+            dht: self.dht.over(file.dht),
         };
         Config::validate(layered)
     }

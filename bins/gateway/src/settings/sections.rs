@@ -201,3 +201,42 @@ layered!(PeerSettings {
     announce_addr,
     max_peers
 });
+
+/// `[dht]`: the DHT node (BEP 5) that announces every stored torrent.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "DHT")]
+#[serde(deny_unknown_fields)]
+pub struct DhtSettings {
+    /// Address of the DHT node (UDP). [default: 0.0.0.0:6883]
+    #[arg(
+        id = "dht_addr",
+        long = "dht-addr",
+        env = "SWARMGATE_DHT_ADDR",
+        value_name = "ADDR"
+    )]
+    pub addr: Option<SocketAddr>,
+
+    /// A node to join the DHT through, HOST:PORT (repeatable, or comma-separated; an empty
+    /// value: none). [default: the well-known public routers; the saved table comes first]
+    #[arg(
+        long = "dht-bootstrap",
+        env = "SWARMGATE_DHT_BOOTSTRAP",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub bootstrap: Option<Vec<String>>,
+
+    /// Run no DHT node. [default: false]
+    #[arg(
+        long = "no-dht",
+        env = "SWARMGATE_NO_DHT",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub disabled: Option<bool>,
+}
+layered!(DhtSettings {
+    addr,
+    bootstrap,
+    disabled
+});

@@ -10,6 +10,7 @@
 mod api;
 mod bad_input;
 mod clients;
+mod dht;
 mod rate_limits;
 mod restart;
 mod status;

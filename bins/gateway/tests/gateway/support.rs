@@ -92,6 +92,8 @@ pub(crate) struct Gateway {
     pub(crate) udp: SocketAddr,
     /// The peer listener.
     pub(crate) peer: SocketAddr,
+    /// The DHT node, unless started with `--no-dht`.
+    pub(crate) dht: Option<SocketAddr>,
     /// The data folder.
     pub(crate) data: PathBuf,
     /// Its log (stdout and stderr).
@@ -134,6 +136,8 @@ impl Gateway {
             .args(["--http-addr", "127.0.0.1:0"])
             .args(["--udp-tracker-addr", "127.0.0.1:0"])
             .args(["--peer-addr", "127.0.0.1:0"])
+            // A DHT node on loopback that joins nobody unless a test says so (no public router).
+            .args(["--dht-addr", "127.0.0.1:0", "--dht-bootstrap="])
             .arg("--addresses-file")
             .arg(&addresses)
             .args(extra)
@@ -166,6 +170,7 @@ impl Gateway {
                 .unwrap_or_else(|| panic!("no {key} address in {bound}"))
         };
         let (http_addr, udp, peer) = (address("http"), address("udp_tracker"), address("peers"));
+        let dht = bound["dht"].as_str().and_then(|a| a.parse().ok());
         let url = format!("http://{http_addr}");
         let http_client = client();
         loop {
@@ -188,6 +193,7 @@ impl Gateway {
             url,
             udp,
             peer,
+            dht,
             data: data.to_path_buf(),
             log,
             extra: extra.to_vec(),

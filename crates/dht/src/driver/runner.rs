@@ -161,7 +161,10 @@ impl Runner {
                 self.announcer.keep(now, info_hash, port, seed);
                 self.start_kept_announces(now);
             }
-            Command::Stop(info_hash) => self.announcer.stop(&info_hash),
+            Command::Stop(info_hash) => {
+                self.announcer.stop(&info_hash);
+                self.node.withdraw(&info_hash);
+            }
             Command::Shutdown(_) => unreachable!("handled by the loop"),
         }
         self.driver.kept_announced = self.announcer.len() as u64;

@@ -10,6 +10,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use swarmgate_core::InfoHashV1;
+
 use crate::id::{NodeId, NodeInfo};
 use crate::krpc::{
     Body, ERROR_METHOD_UNKNOWN, ERROR_PROTOCOL, Message, Method, Query, Response, Want,
@@ -45,9 +47,19 @@ impl Node {
             } => {
                 response.token = Some(self.tokens.issue(from.ip()).to_vec());
                 let max = self.config.max_values;
-                response.values =
-                    self.store
-                        .get(now, &info_hash.0, family, max, noseed, &mut self.rng);
+                let mut values = Vec::with_capacity(max.min(64));
+                if let Some(own) = self.own_peer(&info_hash, family, noseed) {
+                    values.push(own);
+                }
+                let stored = self
+                    .store
+                    .get(now, &info_hash.0, family, max, noseed, &mut self.rng);
+                for peer in stored {
+                    if values.len() < max.max(1) && !values.contains(&peer) {
+                        values.push(peer);
+                    }
+                }
+                response.values = values;
                 if scrape {
                     let (seeds, peers) = self.store.blooms(now, &info_hash.0);
                     response.seeds_bloom = Some(Box::new(*seeds.as_bytes()));
@@ -116,6 +128,17 @@ impl Node {
     }
 
     /// The closest nodes to `target` in the families wanted (BEP 32; by default the asker's).
+    /// Our own peer for `info_hash` in `family`, if the owner announced it through this node,
+    /// we know our address, and the asker did not ask for no seeds while we seed (BEP 33).
+    fn own_peer(&self, info_hash: &InfoHashV1, family: Family, noseed: bool) -> Option<SocketAddr> {
+        let &(port, seed) = self.own.get(info_hash)?;
+        let own = self.own_addr()?;
+        if Family::of(&own) != family || (noseed && seed) {
+            return None;
+        }
+        Some(SocketAddr::new(own.ip(), port.unwrap_or(own.port())))
+    }
+
     fn fill_nodes(
         &mut self,
         now: Instant,

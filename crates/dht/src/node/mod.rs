@@ -108,6 +108,9 @@ pub struct Node {
     votes: VecDeque<(IpAddr, IpAddr)>,
     /// The public address answering nodes agreed on, once they have.
     external: Option<IpAddr>,
+    /// The owner's own torrents (announced through this node): our peer's port (`None`: the
+    /// DHT socket's) and seed flag, given in get_peers answers beside the stored peers.
+    own: HashMap<InfoHashV1, (Option<u16>, bool)>,
 }
 
 impl std::fmt::Debug for Node {
@@ -158,6 +161,7 @@ impl Node {
             next_maintenance: now,
             votes: VecDeque::new(),
             external: None,
+            own: HashMap::new(),
         }
     }
 
@@ -183,9 +187,12 @@ impl Node {
     /// that gave tokens: our peer on `port` (`None`: the port the DHT's datagrams come from,
     /// BEP 5 `implied_port`), as a seed if `seed` (BEP 33). Peers found are reported too.
     ///
-    /// The node also stores its own peer for `info_hash` (when it knows its address:
+    /// From then on (until [`withdraw`](Self::withdraw)) the node also answers get_peers for
+    /// `info_hash` with its own peer first (when it knows its address:
     /// [`own_addr`](Self::own_addr)), so a node that asks it directly finds it: a client whose
     /// only DHT contact is this node (libtorrent does not read its own store) still meets us.
+    /// The own peer is kept apart from the store, where an announce from the same IP would
+    /// replace it.
     pub fn announce(
         &mut self,
         now: Instant,
@@ -193,11 +200,13 @@ impl Node {
         port: Option<u16>,
         seed: bool,
     ) -> LookupId {
-        if let Some(own) = self.own_addr() {
-            let peer = SocketAddr::new(own.ip(), port.unwrap_or(own.port()));
-            self.store.announce(now, info_hash.0, peer, seed);
-        }
+        self.own.insert(info_hash, (port, seed));
         self.start_lookup(now, info_hash, Some((port, seed)))
+    }
+
+    /// Stops giving our own peer for `info_hash` (the owner no longer serves it).
+    pub fn withdraw(&mut self, info_hash: &InfoHashV1) {
+        self.own.remove(info_hash);
     }
 
     /// Where other nodes reach this one: the public address answering nodes agreed on (BEP 42
@@ -321,6 +330,7 @@ impl Node {
         stats.table6 = self.table6.health(now);
         stats.stored_peers = self.store.len() as u64;
         stats.stored_info_hashes = self.store.info_hashes() as u64;
+        stats.own_torrents = self.own.len() as u64;
         stats.lookups_running = self.lookups.len() as u64;
         stats.rate = self.rate.stats();
         stats

@@ -83,6 +83,8 @@ pub struct NodeStats {
     pub stored_peers: u64,
     /// Info-hashes in the store.
     pub stored_info_hashes: u64,
+    /// The owner's own torrents, announced through this node and given in its answers.
+    pub own_torrents: u64,
     /// Lookups running now (the owner's and refreshes).
     pub lookups_running: u64,
     /// The per-IP rate limit.

@@ -97,8 +97,18 @@ async fn nodes_meet_through_a_bootstrap_node_and_find_an_announced_peer() {
 #[tokio::test]
 async fn a_kept_torrent_is_served_by_the_node_itself_even_with_an_empty_table() {
     // libtorrent does not read its own store: a client whose only contact is our node must
-    // get our own peer from it.
-    let gateway = node("127.0.0.1:0", &[], 4).await;
+    // get our own peer from it. The gateway's node keeps libtorrent's one-peer-per-IP store.
+    let gateway = Dht::bind(
+        "127.0.0.1:0".parse().expect("address"),
+        DhtConfig {
+            node: NodeConfig::default(),
+            bootstrap: Vec::new(),
+            seed: Some(4),
+            ..DhtConfig::default()
+        },
+    )
+    .await
+    .expect("bind");
     let info_hash = InfoHashV1([0x17; 20]);
     gateway.keep_announcing(info_hash, Some(6999), true);
     let client = node("127.0.0.1:0", &[gateway.local_addr()], 5).await;
@@ -108,10 +118,23 @@ async fn a_kept_torrent_is_served_by_the_node_itself_even_with_an_empty_table() 
     assert_eq!(gateway.driver_stats().kept_announced, 1);
     assert!(gateway.driver_stats().announces_run >= 1);
 
-    // Stopped: no longer announced (the stored entry ages out on its own schedule).
+    // Another peer on the same IP announces: it is stored, and does not push our own out.
+    let (_, report) = client
+        .announce(info_hash, Some(7777), false)
+        .finish()
+        .await
+        .expect("runs");
+    assert!(report.announced_to >= 1, "{report:?}");
+    let other: SocketAddr = "127.0.0.1:7777".parse().expect("address");
+    let peers = find(&client, info_hash, other).await;
+    assert!(peers.contains(&own), "{peers:?}");
+
+    // Stopped: our own peer is no longer given.
     gateway.stop_announcing(&info_hash);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(gateway.driver_stats().kept_announced, 0);
+    let (peers, _) = client.get_peers(info_hash).finish().await.expect("runs");
+    assert!(!peers.contains(&own), "{peers:?}");
     client.shutdown().await.expect("shutdown");
     gateway.shutdown().await.expect("shutdown");
 }

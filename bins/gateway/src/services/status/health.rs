@@ -3,8 +3,8 @@
 //!
 //! Each service reports its own component ([`Service::health`](crate::services::Service)); the
 //! web seed's comes from a live probe (the newest file's first bytes read through the verifying
-//! cache) and its error ratio, the tracker's from its refusals. The DHT is not part of this
-//! build yet and says so, scoring 0, rather than pretend.
+//! cache) and its error ratio, the tracker's from its refusals, the DHT's from its routing
+//! table's good nodes and its recent lookups' answers (0 when the gateway runs with `--no-dht`).
 
 use std::sync::Arc;
 
@@ -54,13 +54,13 @@ pub(crate) struct WebSeedHealthAnswer {
     pub cache_hit_ratio: f64,
 }
 
-/// The DHT's component until the DHT node is part of the gateway.
-fn dht_component() -> Health {
+/// The DHT's component when the gateway runs without one (`--no-dht`).
+fn no_dht() -> Health {
     Health {
         name: "dht",
         score: 0,
         weight: 25,
-        issues: vec!["the DHT node is not part of this build yet".to_owned()],
+        issues: vec!["no DHT node runs (--no-dht)".to_owned()],
     }
 }
 
@@ -84,7 +84,9 @@ pub(super) async fn health(State(sources): State<Arc<Sources>>) -> Result<Respon
             .collect()
     })
     .await?;
-    components.push(dht_component());
+    if sources.dht.is_none() {
+        components.push(no_dht());
+    }
     let score = overall(&components);
     let status = match score {
         80.. => "healthy",
@@ -143,6 +145,6 @@ mod tests {
         assert_eq!(overall(&[c(100, 40), c(100, 35), c(0, 25)]), 75);
         assert_eq!(overall(&[c(50, 40), c(100, 35), c(100, 25)]), 80);
         assert_eq!(overall(&[]), 0);
-        assert_eq!(dht_component().weight, 25);
+        assert_eq!(no_dht().weight, 25);
     }
 }

@@ -25,6 +25,7 @@ use swarmgate_tracker::TrackerStats;
 
 use super::Service;
 use super::api::{ApiService, ApiStats};
+use super::dht::{DhtAnswer, DhtService};
 use super::seeder::SeederService;
 use super::tracker::TrackerService;
 use super::webseed::WebSeedService;
@@ -50,6 +51,8 @@ pub(crate) struct Sources {
     pub tracker: Arc<TrackerService>,
     /// The seeder.
     pub seeder: Arc<SeederService>,
+    /// The DHT node, unless `--no-dht`.
+    pub dht: Option<Arc<DhtService>>,
     /// The HTTP port's counters.
     pub http: HttpCounters,
     /// Every service, for their health.
@@ -119,13 +122,6 @@ pub(crate) struct P2pAnswer {
     pub dht: DhtAnswer,
 }
 
-/// The DHT node's state.
-#[derive(Debug, Serialize)]
-pub(crate) struct DhtAnswer {
-    /// Whether a DHT node runs (not in this build).
-    pub running: bool,
-}
-
 /// `GET /api/diagnostics`: what a bug report needs.
 #[derive(Debug, Serialize)]
 pub(crate) struct DiagnosticsAnswer {
@@ -158,6 +154,8 @@ pub(crate) struct Listening {
     pub udp_tracker: String,
     /// Peers.
     pub peers: String,
+    /// The DHT node, unless `--no-dht`.
+    pub dht: Option<String>,
 }
 
 /// The limits in force.
@@ -235,7 +233,15 @@ async fn p2p(State(sources): State<Arc<Sources>>) -> Json<P2pAnswer> {
         announced_as: sources.tracker.peer_announce().to_string(),
         seeder: sources.seeder.stats(),
         tracker: sources.tracker.stats(),
-        dht: DhtAnswer { running: false },
+        dht: sources.dht.as_ref().map_or(
+            DhtAnswer {
+                running: false,
+                addr: None,
+                id: None,
+                stats: None,
+            },
+            |dht| dht.answer(),
+        ),
     })
 }
 
@@ -255,6 +261,7 @@ async fn diagnostics(
             http: addr(sources.bound.http),
             udp_tracker: addr(sources.bound.udp),
             peers: addr(sources.bound.peer),
+            dht: sources.bound.dht.map(addr),
         },
         database: match database {
             Ok(()) => "ok".to_owned(),
