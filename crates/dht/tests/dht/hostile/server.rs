@@ -164,6 +164,36 @@ fn a_spoofed_find_node_wanting_both_families_is_answered_within_the_bound() {
 }
 
 #[test]
+fn an_answer_that_cannot_be_trimmed_into_the_bound_is_withheld_and_counted() {
+    let now = Instant::now();
+    let config = NodeConfig {
+        answer_factor: 1,
+        ..NodeConfig::default()
+    };
+    let mut node = Node::new(config, now, 12, None);
+    // A 13-byte malformed query: even an empty 203 is longer.
+    assert!(exchange(&mut node, now, public_v4(1), b"d1:t0:1:y1:qe").is_none());
+    // A ping is answered without `v` and `ip`, which makes it shorter than the query.
+    let ping = encode(&Message::query(
+        b"pp".to_vec(),
+        NodeId([2; 20]),
+        Method::Ping,
+    ));
+    let answer = exchange(&mut node, now, public_v4(2), &ping).expect("a bare pong fits");
+    assert!(answer.len() <= ping.len());
+    let stats = node.stats(now);
+    assert_eq!(stats.drops.oversized_answers, 1);
+    assert_eq!((stats.answers_sent, stats.errors_sent), (1, 0));
+    let config = NodeConfig {
+        max_answer_len: 20,
+        ..NodeConfig::default()
+    };
+    let mut node = Node::new(config, now, 13, None);
+    assert!(exchange(&mut node, now, public_v4(3), &ping).is_none());
+    assert_eq!(node.stats(now).drops.oversized_answers, 1);
+}
+
+#[test]
 fn forged_expired_and_other_ip_tokens_are_refused_with_203_and_store_nothing() {
     let start = Instant::now();
     let mut node = Node::new(unlimited(), start, 5, None);
