@@ -510,7 +510,7 @@ fn accounted(stats: &NodeStats) -> u64 {
 }
 
 /// The counters that never go down.
-fn counters(s: &NodeStats) -> [u64; 25] {
+fn counters(s: &NodeStats) -> [u64; 26] {
     let d = s.drops;
     [
         s.queries_received,
@@ -525,6 +525,7 @@ fn counters(s: &NodeStats) -> [u64; 25] {
         s.lookups_started,
         s.lookups_done,
         s.lookups_with_peers,
+        s.lookups_answered,
         s.bootstraps,
         s.id_changes,
         s.sent_bytes,
