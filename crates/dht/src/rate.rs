@@ -23,7 +23,8 @@ use swarmgate_core::Gcra;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RateConfig {
-    /// Queries per second an address may sustain (default 10; libtorrent allows 5).
+    /// Queries per second an address may sustain (default 10; libtorrent allows 5). 0: no
+    /// limit at all (private networks and tests, where many nodes share one IP).
     pub per_second: u32,
     /// Queries an idle address may send at once (default 25).
     pub burst: u32,
@@ -70,7 +71,8 @@ pub struct RateStats {
 /// ```
 #[derive(Clone, Debug)]
 pub struct RateLimiter {
-    gcra: Gcra,
+    /// `None`: no limit ([`RateConfig::per_second`] is 0).
+    gcra: Option<Gcra>,
     epoch: Instant,
     max_tracked: usize,
     /// Each address's theoretical arrival time, in nanoseconds since `epoch`.
@@ -82,7 +84,7 @@ impl RateLimiter {
     /// A limiter that remembers no address yet.
     pub fn new(config: RateConfig, now: Instant) -> Self {
         RateLimiter {
-            gcra: Gcra::new(config.per_second, config.burst),
+            gcra: (config.per_second > 0).then(|| Gcra::new(config.per_second, config.burst)),
             epoch: now,
             max_tracked: config.max_tracked.max(1),
             arrivals: HashMap::new(),
@@ -93,10 +95,14 @@ impl RateLimiter {
     /// Counts one query from `ip` at `now`; false when it is over its rate (and counted as
     /// refused).
     pub fn check(&mut self, now: Instant, ip: IpAddr) -> bool {
+        let Some(gcra) = self.gcra else {
+            self.stats.allowed += 1;
+            return true;
+        };
         let now = self.nanos(now);
         let key = limited_unit(ip);
         let arrival = self.arrivals.get(&key).copied();
-        match self.gcra.check(arrival, now) {
+        match gcra.check(arrival, now) {
             Ok(next) => {
                 if arrival.is_none() && self.arrivals.len() >= self.max_tracked {
                     self.make_room(now);
@@ -201,6 +207,19 @@ mod tests {
         );
         let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
         assert_eq!(limited_unit(mapped), "192.0.2.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn zero_per_second_is_no_limit_and_remembers_nothing() {
+        let now = Instant::now();
+        let mut limiter = RateLimiter::new(config(0, 1, 100), now);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!((0..10_000).all(|_| limiter.check(now, ip)));
+        assert_eq!(limiter.tracked(), 0);
+        assert_eq!(
+            (limiter.stats().allowed, limiter.stats().refused),
+            (10_000, 0)
+        );
     }
 
     #[test]

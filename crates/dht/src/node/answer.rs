@@ -3,9 +3,11 @@
 //!
 //! Every answer carries the asker's address as `ip` (BEP 42: how a node learns its external
 //! address). Nodes are given in the families the asker wants (BEP 32), by default its own. An
-//! answer is at most `answer_factor` times its query and never over `max_answer_len`: values go
-//! first, then IPv6 nodes, then the blooms, so a spoofed query cannot be turned into a flood.
-//! The asker is then offered to the routing table (never a read-only one, BEP 43).
+//! answer, an error included, is at most `answer_factor` times its query and never over
+//! `max_answer_len`: values go first, then IPv6 nodes, then the blooms, then the envelope's
+//! extras; an answer that still does not fit is not sent, so a spoofed query cannot be turned
+//! into a flood whatever the configuration. The asker is then offered to the routing table
+//! (never a read-only one, BEP 43).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -31,7 +33,6 @@ impl Node {
         read_only: bool,
         query: Query,
     ) {
-        self.stats.queries_received += 1;
         let family = Family::of(&from);
         let mut response = Response::new(self.id);
         match query.method {
@@ -77,13 +78,13 @@ impl Node {
                 if !self.tokens.is_valid(now, from.ip(), &token) {
                     self.stats.announces_bad_token += 1;
                     let error = Message::error(transaction_id, ERROR_PROTOCOL, "invalid token");
-                    self.reply(from, error);
+                    self.reply(from, error, query_len);
                     return;
                 }
                 let port = if implied_port { from.port() } else { port };
                 if port == 0 {
                     let error = Message::error(transaction_id, ERROR_PROTOCOL, "port 0");
-                    self.reply(from, error);
+                    self.reply(from, error, query_len);
                     return;
                 }
                 let peer = SocketAddr::new(from.ip().to_canonical(), port);
@@ -99,7 +100,7 @@ impl Node {
             }
             Method::Unknown { .. } => {
                 let error = Message::error(transaction_id, ERROR_METHOD_UNKNOWN, "method unknown");
-                self.reply(from, error);
+                self.reply(from, error, query_len);
                 self.table(family).queried_by(
                     now,
                     NodeInfo {
@@ -111,12 +112,12 @@ impl Node {
                 return;
             }
         }
-        let budget = (query_len * self.config.answer_factor).min(self.config.max_answer_len);
         let mut message = Message::response(transaction_id, response);
         message.requester_ip = Some(from);
         message.version = self.config.version.clone();
-        self.send_within(from, message, budget);
-        self.stats.answers_sent += 1;
+        if self.send_within(from, message, query_len) {
+            self.stats.answers_sent += 1;
+        }
         self.table(family).queried_by(
             now,
             NodeInfo {
@@ -159,35 +160,70 @@ impl Node {
         }
     }
 
-    /// Sends an error (or any message) with the asker's address and our version.
-    fn reply(&mut self, to: SocketAddr, mut message: Message) {
+    /// Sends an error answering a `query_len`-byte query, with the asker's address and our
+    /// version, within the amplification bound.
+    pub(super) fn reply(&mut self, to: SocketAddr, mut message: Message, query_len: usize) {
         message.requester_ip = Some(to);
         message.version = self.config.version.clone();
-        self.stats.errors_sent += 1;
-        self.send(to, &message);
+        if self.send_within(to, message, query_len) {
+            self.stats.errors_sent += 1;
+        }
     }
 
-    /// Sends `message`, trimming its answer until it fits `budget` bytes.
-    fn send_within(&mut self, to: SocketAddr, mut message: Message, budget: usize) {
+    /// Sends `message`, the answer to a `query_len`-byte query, trimming it until it fits the
+    /// amplification bound; an answer that cannot be made to fit is not sent (and counted).
+    /// Whether it was sent.
+    fn send_within(&mut self, to: SocketAddr, mut message: Message, query_len: usize) -> bool {
+        let budget = query_len
+            .saturating_mul(self.config.answer_factor)
+            .min(self.config.max_answer_len);
         let mut out = Vec::with_capacity(512);
         loop {
             out.clear();
             message.encode(&mut out);
-            if out.len() <= budget || !trim(&mut message) {
+            if out.len() <= budget {
                 break;
+            }
+            if !trim(&mut message) {
+                self.stats.drops.oversized_answers += 1;
+                return false;
             }
             self.stats.drops.trimmed_answers += 1;
         }
         self.stats.sent_bytes += out.len() as u64;
         self.transmit.push_back((to, out));
+        true
     }
 }
 
-/// Takes the least needed part off an answer; `false` when nothing is left to take.
+/// Takes the least needed part off an answer; `false` when nothing is left to take. The body
+/// goes first (all but one value, the IPv6 nodes, the blooms, all but one node, the samples),
+/// then the envelope's `v` and `ip`, then the last node and value, then an error's text.
 fn trim(message: &mut Message) -> bool {
-    let Body::Response(response) = &mut message.body else {
-        return false;
-    };
+    if let Body::Response(response) = &mut message.body {
+        if trim_response(response) {
+            return true;
+        }
+    }
+    if message.version.is_some() {
+        message.version = None;
+        return true;
+    }
+    if message.requester_ip.is_some() {
+        message.requester_ip = None;
+        return true;
+    }
+    match &mut message.body {
+        Body::Response(response) if !response.nodes.is_empty() => response.nodes.clear(),
+        Body::Response(response) if !response.values.is_empty() => response.values.clear(),
+        Body::Error { message: text, .. } if !text.is_empty() => text.clear(),
+        _ => return false,
+    }
+    true
+}
+
+/// The body's part of [`trim`], before the envelope is touched.
+fn trim_response(response: &mut Response) -> bool {
     if response.values.len() > 1 {
         let keep = response.values.len() / 2;
         response.values.truncate(keep);

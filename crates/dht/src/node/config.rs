@@ -40,7 +40,8 @@ pub struct NodeConfig {
     pub lookup: LookupConfig,
     /// A query not answered within this has failed.
     pub query_timeout: Duration,
-    /// Queries in flight at once, at most; more are not sent (and counted).
+    /// Queries in flight at once, at most; more are not sent (and counted). Never more than
+    /// 65,535: transaction ids are two bytes.
     pub max_pending: usize,
     /// How long to wait before bootstrapping again while the tables stay empty.
     pub bootstrap_retry: Duration,

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use swarmgate_core::{InfoHashV1, SplitMix64};
 
 use crate::id::NodeId;
-use crate::krpc::{Body, KrpcError, Message};
+use crate::krpc::{Body, Message};
 use crate::lookup::LookupStats;
 use crate::persist::SavedTable;
 use crate::rate::RateLimiter;
@@ -127,7 +127,14 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// A node with `config`, its randomness from `seed`; `saved` (the last run's
     /// [`Node::save`]) gives it its old id and its nodes as first candidates.
-    pub fn new(config: NodeConfig, now: Instant, seed: u64, saved: Option<&SavedTable>) -> Node {
+    pub fn new(
+        mut config: NodeConfig,
+        now: Instant,
+        seed: u64,
+        saved: Option<&SavedTable>,
+    ) -> Node {
+        // Transaction ids are two bytes: one must stay free for the next query.
+        config.max_pending = config.max_pending.min(usize::from(u16::MAX));
         let mut rng = SplitMix64::new(seed);
         let id = saved
             .map(|s| s.id)
@@ -227,9 +234,10 @@ impl Node {
             Ok(message) => message,
             Err(error) => {
                 self.stats.drops.count_decode(&error);
-                if let (Some(reply), KrpcError::Malformed { .. }) = (error.reply(), &error) {
-                    if self.rate.check(now, from.ip()) {
-                        self.send(from, &reply);
+                // Only a malformed query has a reply (203), and only where a query would.
+                if let Some(reply) = error.reply() {
+                    if self.may_answer(now, from) {
+                        self.reply(from, reply, datagram.len());
                     }
                 }
                 return;
@@ -237,12 +245,8 @@ impl Node {
         };
         match message.body {
             Body::Query(query) => {
-                if self.config.read_only {
-                    self.stats.drops.read_only += 1;
-                    return;
-                }
-                if !self.rate.check(now, from.ip()) {
-                    self.stats.drops.rate_limited += 1;
+                self.stats.queries_received += 1;
+                if !self.may_answer(now, from) {
                     return;
                 }
                 self.answer(
@@ -334,6 +338,20 @@ impl Node {
         stats.lookups_running = self.lookups.len() as u64;
         stats.rate = self.rate.stats();
         stats
+    }
+
+    /// Whether a query from `from` may be answered: never in read-only mode (BEP 43), and only
+    /// within the per-IP rate limit; a refusal is counted.
+    fn may_answer(&mut self, now: Instant, from: SocketAddr) -> bool {
+        if self.config.read_only {
+            self.stats.drops.read_only += 1;
+            false
+        } else if !self.rate.check(now, from.ip()) {
+            self.stats.drops.rate_limited += 1;
+            false
+        } else {
+            true
+        }
     }
 
     /// The table of `family`.

@@ -24,6 +24,8 @@ pub struct Drops {
     pub overloaded: u64,
     /// Answers trimmed to stay within the amplification bound.
     pub trimmed_answers: u64,
+    /// Answers (and errors) not sent: even trimmed, they were over the amplification bound.
+    pub oversized_answers: u64,
 }
 
 impl Drops {

@@ -1,9 +1,11 @@
 //! Integration tests for swarmgate-dht: the KRPC wire and BEP 33's bloom filter against the
 //! BEPs' vectors, with round-trip and never-panic sweeps; the node's state (routing table,
-//! tokens, peer store, rate limit, saved table) through the public API.
+//! tokens, peer store, rate limit, saved table) through the public API; and the node under
+//! attack (issue 13: rate limits, amplification, forged answers and tokens, garbage).
 
 mod bloom;
 mod driver;
+mod hostile;
 mod krpc;
 mod krpc_beps;
 mod krpc_props;
