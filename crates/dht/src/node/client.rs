@@ -181,9 +181,10 @@ impl Node {
             return;
         };
         let mut announced_to = 0;
+        let closest = running.lookup.closest();
         if let Some((port, seed)) = running.announce {
-            for answered in running.lookup.closest() {
-                let Some(token) = answered.token else {
+            for answered in &closest {
+                let Some(token) = answered.token.clone() else {
                     continue;
                 };
                 let method = Method::AnnouncePeer {
@@ -209,6 +210,7 @@ impl Node {
             peers,
             announced_to,
             stats: running.lookup.stats(),
+            closest: closest.into_iter().map(|a| a.node).collect(),
         });
     }
 

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use swarmgate_core::{InfoHashV1, SplitMix64};
 
-use crate::id::NodeId;
+use crate::id::{NodeId, NodeInfo};
 use crate::krpc::{Body, KrpcError, Message};
 use crate::lookup::LookupStats;
 use crate::persist::SavedTable;
@@ -74,6 +74,10 @@ pub enum NodeEvent {
         announced_to: usize,
         /// What it cost.
         stats: LookupStats,
+        /// Where it ended: the closest nodes that answered (up to the lookup's `k`, closest
+        /// first, only answers it trusts under BEP 42), those an announce went to. A caller can
+        /// check a lookup against the nodes it should have found.
+        closest: Vec<NodeInfo>,
     },
     /// The own id changed to fit the external address peers report (BEP 42).
     IdChanged {
