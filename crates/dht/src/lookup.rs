@@ -12,7 +12,13 @@
 //! that has not answered within the short timeout no longer counts as in flight, so a slow or
 //! dead node gets a replacement at once instead of holding a slot until its full timeout (it may
 //! still answer, and its answer is used). The lookup ends when the `k` closest nodes it knows
-//! that have not failed have all answered and nothing closer is still in flight. A node whose
+//! that have not failed have all answered and nothing closer is still in flight. Queries go
+//! only to the `k` closest candidates that could end it: answered, asked within the short
+//! timeout, or fresh (libtorrent's `add_requests` bounds its queries the same way). A query
+//! past the short timeout is probably lost, so it gives up its place, but a fresh node past
+//! the `k` closest is not worth asking while those are awaited: without that bound, every slot
+//! freed while a dead node in the lead ran to its full timeout went to a node too far away to
+//! matter. A node whose
 //! answer cannot be trusted (its id breaks BEP 42 where the node enforces it) still supplies
 //! nodes and peers, but neither a token nor a place among the `k` that end the lookup.
 
@@ -142,7 +148,8 @@ impl Lookup {
     }
 
     /// The nodes to query now (each exactly once): the closest fresh candidates, as many as
-    /// there are free slots.
+    /// there are free slots, and none past the `k` closest that could still end the lookup
+    /// (see the module docs).
     #[must_use]
     pub fn next_queries(&mut self, now: Instant) -> Vec<NodeInfo> {
         let busy = self
@@ -155,18 +162,28 @@ impl Lookup {
             return Vec::new();
         }
         let mut out = Vec::with_capacity(free);
+        let mut places = self.config.k;
         for candidate in self.candidates.values_mut() {
-            if out.len() == free {
+            if out.len() == free || places == 0 {
                 break;
             }
-            if candidate.state == State::Fresh {
-                candidate.state = State::Asked {
-                    sent: now,
-                    slow: false,
-                };
-                self.stats.queries += 1;
-                self.stats.rounds = self.stats.rounds.max(candidate.depth);
-                out.push(candidate.node);
+            match candidate.state {
+                State::Fresh => {
+                    candidate.state = State::Asked {
+                        sent: now,
+                        slow: false,
+                    };
+                    self.stats.queries += 1;
+                    self.stats.rounds = self.stats.rounds.max(candidate.depth);
+                    out.push(candidate.node);
+                    places -= 1;
+                }
+                State::Answered { trusted: true, .. } | State::Asked { slow: false, .. } => {
+                    places -= 1;
+                }
+                State::Answered { trusted: false, .. }
+                | State::Asked { slow: true, .. }
+                | State::Failed => {}
             }
         }
         out
@@ -441,6 +458,32 @@ mod tests {
         moved.addr = "10.9.9.9:1".parse().unwrap();
         lookup.handle_response(&moved, &[], &[], None, true);
         assert!(!lookup.is_done());
+    }
+
+    #[test]
+    fn only_the_k_closest_that_can_still_end_it_are_asked() {
+        let now = Instant::now();
+        let config = LookupConfig {
+            alpha: 3,
+            k: 2,
+            ..LookupConfig::default()
+        };
+        let start = [node(0x10, 1), node(0x20, 2), node(0x30, 3), node(0x40, 4)];
+        let mut lookup = Lookup::new(now, NodeId([0; 20]), start, config);
+        assert_eq!(
+            lookup.next_queries(now),
+            [node(0x10, 1), node(0x20, 2)],
+            "a free slot, but node 3 is past the k closest"
+        );
+        lookup.handle_response(&node(0x10, 1), &[], &[], None, true);
+        assert!(lookup.next_queries(now).is_empty(), "node 2 is awaited");
+        // Past the short timeout node 2 is probably lost: node 3 takes its place.
+        let later = now + config.short_timeout;
+        lookup.handle_timeout(later);
+        assert_eq!(lookup.next_queries(later), [node(0x30, 3)]);
+        lookup.handle_failure(&node(0x30, 3));
+        assert_eq!(lookup.next_queries(later), [node(0x40, 4)]);
+        assert_eq!(lookup.stats().queries, 4);
     }
 
     #[test]

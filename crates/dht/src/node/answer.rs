@@ -5,7 +5,8 @@
 //! address). Nodes are given in the families the asker wants (BEP 32), by default its own. An
 //! answer is at most `answer_factor` times its query and never over `max_answer_len`: values go
 //! first, then IPv6 nodes, then the blooms, so a spoofed query cannot be turned into a flood.
-//! The asker is then offered to the routing table (never a read-only one, BEP 43).
+//! The asker is then offered to the routing table (never a read-only one, BEP 43), and a
+//! newcomer to the table is pinged back, so that it becomes good once it answers.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use crate::id::{NodeId, NodeInfo};
 use crate::krpc::{
     Body, ERROR_METHOD_UNKNOWN, ERROR_PROTOCOL, Message, Method, Query, Response, Want,
 };
-use crate::routing::{Family, K};
+use crate::routing::{Family, Insertion, K};
 
 use super::Node;
 
@@ -105,14 +106,16 @@ impl Node {
         message.version = self.config.version.clone();
         self.send_within(from, message, budget);
         self.stats.answers_sent += 1;
-        self.table(family).queried_by(
-            now,
-            NodeInfo {
-                id: query.id,
-                addr: from,
-            },
-            read_only,
-        );
+        let asker = NodeInfo {
+            id: query.id,
+            addr: from,
+        };
+        if self.table(family).queried_by(now, asker, read_only) == Insertion::Added {
+            // A node new to the table stays questionable until it answers us, and answers
+            // hand out good nodes only (BEP 5): ask it back, so a newcomer that queried its
+            // neighbourhood is handed out by its neighbours from now on.
+            self.query_ping(now, asker);
+        }
     }
 
     /// The closest nodes to `target` in the families wanted (BEP 32; by default the asker's).
