@@ -61,15 +61,17 @@ fn a_routers_answer_starts_one_lookup_of_the_own_id() {
         answer.encode(&mut bytes);
         node.handle_datagram(now, router, &bytes);
     }
-    // One lookup (not one per answer) asks the closest three (alpha) of the five nodes now
-    // known, routers included, for the own id.
+    // One lookup (not one per answer) asks the closest `alpha` of the five nodes now known,
+    // routers included, for the own id.
+    let alpha = NodeConfig::local_network().lookup.alpha;
+    assert!(alpha < 5);
     let joining = find_nodes(&sent(&mut node));
-    assert_eq!(joining.len(), 3, "{joining:?}");
+    assert_eq!(joining.len(), alpha, "{joining:?}");
     assert!(joining.iter().all(|(_, target)| *target == node.id()));
     let mut asked: Vec<SocketAddr> = joining.iter().map(|(to, _)| *to).collect();
     asked.sort();
     asked.dedup();
-    assert_eq!(asked.len(), 3, "each node asked once");
+    assert_eq!(asked.len(), alpha, "each node asked once");
 }
 
 #[test]
