@@ -1,6 +1,7 @@
 //! Integration tests for swarmgate-dht: the KRPC wire and BEP 33's bloom filter against the
 //! BEPs' vectors, with round-trip and never-panic sweeps; the node's state (routing table,
-//! tokens, peer store, rate limit, saved table) through the public API.
+//! tokens, peer store, rate limit, saved table) through the public API; and the deterministic
+//! simulation of many nodes on testkit's datagram network (`sim`).
 
 mod bloom;
 mod krpc;
@@ -9,5 +10,6 @@ mod krpc_props;
 mod persist;
 mod rate;
 mod routing;
+mod sim;
 mod store;
 mod tokens;
