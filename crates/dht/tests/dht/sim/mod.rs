@@ -25,7 +25,7 @@ fn nodes_that_joined_through_their_bootstrap_know_their_closest_neighbours() {
 fn lookups_find_the_true_closest_nodes_and_the_peers_in_every_scenario() {
     eprintln!("{TABLE_HEADER}");
     for scenario in Scenario::ALL {
-        let report = scenario::run(scenario, &RunConfig::new(400, 60, 3));
+        let report = scenario::run(scenario, &RunConfig::new(500, 100, 3));
         eprintln!("{}", report.row());
         let lookups = report.outcomes.len();
         assert_eq!(
