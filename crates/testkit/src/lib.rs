@@ -11,6 +11,10 @@
 //!   byte pipes (TCP-like: connect, accept, refuse, close after queued data, a node that
 //!   vanishes), on a virtual clock; with [`SimHost`] and [`SimNet::drive`] to run machines and
 //!   their timers over it in time order;
+//! - [`SimUdp`]: hosts that exchange datagrams (UDP-like: each host with its own latency, loss
+//!   and jitter, silent hosts that drop what they receive, hosts killed and added during a run)
+//!   on a virtual clock, with one wake-up timer per host, so thousands of sans-IO machines (DHT
+//!   nodes) run in time order without a timer scan;
 //! - [`SimRng`]: a seeded, dependency-free RNG (SplitMix64) for the tests' own choices;
 //! - [`TorrentFixture`]: valid v1 torrents (single- or multi-file, BEP 47 pad files) with
 //!   deterministic random content, as `.torrent` bytes, a parsed [`swarmgate_metainfo::Torrent`],
@@ -74,6 +78,7 @@
 //! # Ok::<(), swarmgate_testkit::SimError>(())
 //! ```
 
+mod datagram;
 mod drive;
 mod error;
 mod events;
@@ -84,6 +89,10 @@ pub mod programs;
 mod rng;
 mod types;
 
+pub use datagram::{
+    Datagram, HostConfig, HostId, HostState, HostStats, SimUdp, UdpConfig, UdpError, UdpEvent,
+    UdpStats,
+};
 pub use drive::{RunOutcome, RunReport, SimHost};
 pub use error::{FixtureError, SimError};
 pub use fixtures::{Fixture, TorrentFixture};

@@ -249,6 +249,7 @@ impl Runner {
                     peers,
                     announced_to,
                     stats,
+                    ..
                 } => match self.owners.remove(&id) {
                     Some(Owner::Stream { updates, asked }) => {
                         let _ = updates.send(Update::Done(LookupReport {

@@ -7,7 +7,8 @@
 //! `max_answer_len`: values go first, then IPv6 nodes, then the blooms, then the envelope's
 //! extras; an answer that still does not fit is not sent, so a spoofed query cannot be turned
 //! into a flood whatever the configuration. The asker is then offered to the routing table
-//! (never a read-only one, BEP 43).
+//! (never a read-only one, BEP 43), and a newcomer to the table is pinged back, so that it
+//! becomes good once it answers.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -18,7 +19,7 @@ use crate::id::{NodeId, NodeInfo};
 use crate::krpc::{
     Body, ERROR_METHOD_UNKNOWN, ERROR_PROTOCOL, Message, Method, Query, Response, Want,
 };
-use crate::routing::{Family, K};
+use crate::routing::{Family, Insertion, K};
 
 use super::Node;
 
@@ -118,17 +119,18 @@ impl Node {
         if self.send_within(from, message, query_len) {
             self.stats.answers_sent += 1;
         }
-        self.table(family).queried_by(
-            now,
-            NodeInfo {
-                id: query.id,
-                addr: from,
-            },
-            read_only,
-        );
+        let asker = NodeInfo {
+            id: query.id,
+            addr: from,
+        };
+        if self.table(family).queried_by(now, asker, read_only) == Insertion::Added {
+            // A node new to the table stays questionable until it answers us, and answers
+            // hand out good nodes only (BEP 5): ask it back, so a newcomer that queried its
+            // neighbourhood is handed out by its neighbours from now on.
+            self.query_ping(now, asker);
+        }
     }
 
-    /// The closest nodes to `target` in the families wanted (BEP 32; by default the asker's).
     /// Our own peer for `info_hash` in `family`, if the owner announced it through this node,
     /// we know our address, and the asker did not ask for no seeds while we seed (BEP 33).
     fn own_peer(&self, info_hash: &InfoHashV1, family: Family, noseed: bool) -> Option<SocketAddr> {
@@ -140,6 +142,7 @@ impl Node {
         Some(SocketAddr::new(own.ip(), port.unwrap_or(own.port())))
     }
 
+    /// The closest nodes to `target` in the families wanted (BEP 32; by default the asker's).
     fn fill_nodes(
         &mut self,
         now: Instant,

@@ -8,7 +8,7 @@
 //! keep the tables fresh. A finished announce sends announce_peer, with each node's own token,
 //! to the closest nodes that answered.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -105,8 +105,23 @@ impl Node {
         id
     }
 
+    /// Starts a find_node lookup of our own id, unless one runs (BEP 5: "upon inserting the
+    /// first node into its routing table and when starting up thereafter"): the nodes closest
+    /// to us answer, so the table learns our neighbourhood, and by being queried they learn us.
+    /// Without it a newcomer is known only to the routers it asked, and lookups pass it by.
+    pub(super) fn start_join_lookup(&mut self, now: Instant) {
+        if self
+            .join_lookup
+            .is_some_and(|id| self.lookups.contains_key(&id))
+        {
+            return;
+        }
+        let id = self.start_refresh(now, self.id);
+        self.join_lookup = Some(id);
+    }
+
     /// Starts a find_node lookup of `target` to refresh the bucket it falls in.
-    pub(super) fn start_refresh(&mut self, now: Instant, target: NodeId) {
+    pub(super) fn start_refresh(&mut self, now: Instant, target: NodeId) -> LookupId {
         let id = self.new_lookup_id();
         let start = self.closest_known(now, &target);
         let lookup = Lookup::new(now, target, start, self.config.lookup);
@@ -117,20 +132,7 @@ impl Node {
             reported: 0,
         };
         self.lookups.insert(id, running);
-    }
-
-    /// BEP 5's bootstrap: once a router gave the first nodes, a find_node lookup of the own id
-    /// meets (and makes good) the nodes closest to us, and tells them about us. One at a time.
-    fn look_up_own_id(&mut self, now: Instant) {
-        let own = self.id;
-        let running = self
-            .lookups
-            .values()
-            .any(|r| r.info_hash.is_none() && r.lookup.target() == own);
-        if !running {
-            self.start_refresh(now, own);
-            self.drive_lookups(now);
-        }
+        id
     }
 
     fn new_lookup_id(&mut self) -> LookupId {
@@ -195,9 +197,10 @@ impl Node {
             return;
         };
         let mut announced_to = 0;
+        let closest = running.lookup.closest();
         if let Some((port, seed)) = running.announce {
-            for answered in running.lookup.closest() {
-                let Some(token) = answered.token else {
+            for answered in &closest {
+                let Some(token) = answered.token.clone() else {
                     continue;
                 };
                 let method = Method::AnnouncePeer {
@@ -226,6 +229,7 @@ impl Node {
             peers,
             announced_to,
             stats: running.lookup.stats(),
+            closest: closest.into_iter().map(|a| a.node).collect(),
         });
     }
 
@@ -340,8 +344,8 @@ impl Node {
             self.table(Family::of(&candidate.addr))
                 .heard_of(now, *candidate);
         }
-        if pending.purpose == Purpose::Bootstrap && !learned.is_empty() {
-            self.look_up_own_id(now);
+        if pending.purpose == Purpose::Bootstrap {
+            self.start_join_lookup(now);
         }
         let Purpose::Lookup(id) = pending.purpose else {
             return;
@@ -419,7 +423,7 @@ impl Node {
         while self.votes.len() > VOTES {
             self.votes.pop_front();
         }
-        let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+        let mut counts: BTreeMap<IpAddr, usize> = BTreeMap::new();
         for (_, ip) in &self.votes {
             *counts.entry(*ip).or_default() += 1;
         }

@@ -23,13 +23,13 @@ mod client;
 mod config;
 mod stats;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use swarmgate_core::{InfoHashV1, SplitMix64};
 
-use crate::id::NodeId;
+use crate::id::{NodeId, NodeInfo};
 use crate::krpc::{Body, Message};
 use crate::lookup::LookupStats;
 use crate::persist::SavedTable;
@@ -74,6 +74,10 @@ pub enum NodeEvent {
         announced_to: usize,
         /// What it cost.
         stats: LookupStats,
+        /// Where it ended: the closest nodes that answered (up to the lookup's `k`, closest
+        /// first, only answers it trusts under BEP 42), those an announce went to. A caller can
+        /// check a lookup against the nodes it should have found.
+        closest: Vec<NodeInfo>,
     },
     /// The own id changed to fit the external address peers report (BEP 42).
     IdChanged {
@@ -94,10 +98,15 @@ pub struct Node {
     tokens: Tokens,
     store: PeerStore,
     rate: RateLimiter,
-    pending: HashMap<u16, Pending>,
+    /// Queries in flight by transaction id. Ordered maps here and in `lookups`: the node
+    /// walks them to expire queries and to send lookups' queries, and a hash order would
+    /// make a seeded simulation differ from run to run.
+    pending: BTreeMap<u16, Pending>,
     next_tid: u16,
-    lookups: HashMap<LookupId, Running>,
+    lookups: BTreeMap<LookupId, Running>,
     next_lookup: u64,
+    /// The lookup of our own id that joins us to our neighbourhood, while it runs.
+    join_lookup: Option<LookupId>,
     transmit: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<NodeEvent>,
     stats: NodeStats,
@@ -110,7 +119,7 @@ pub struct Node {
     external: Option<IpAddr>,
     /// The owner's own torrents (announced through this node): our peer's port (`None`: the
     /// DHT socket's) and seed flag, given in get_peers answers beside the stored peers.
-    own: HashMap<InfoHashV1, (Option<u16>, bool)>,
+    own: BTreeMap<InfoHashV1, (Option<u16>, bool)>,
 }
 
 impl std::fmt::Debug for Node {
@@ -156,10 +165,11 @@ impl Node {
             table4,
             table6,
             tokens,
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
             next_tid: 0,
-            lookups: HashMap::new(),
+            lookups: BTreeMap::new(),
             next_lookup: 1,
+            join_lookup: None,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             stats: NodeStats::default(),
@@ -168,7 +178,7 @@ impl Node {
             next_maintenance: now,
             votes: VecDeque::new(),
             external: None,
-            own: HashMap::new(),
+            own: BTreeMap::new(),
         }
     }
 
@@ -178,11 +188,16 @@ impl Node {
     }
 
     /// Routers (or any nodes) to ask for the first nodes, now and whenever the tables are
-    /// empty again.
+    /// empty again. The first answer starts a lookup of our own id (BEP 5), which finds our
+    /// neighbours and makes us known to them; with a saved table, that lookup starts at once.
     pub fn bootstrap(&mut self, now: Instant, routers: impl IntoIterator<Item = SocketAddr>) {
         self.routers = routers.into_iter().collect();
         self.next_bootstrap = now;
         self.maintain(now);
+        if !(self.table4.is_empty() && self.table6.is_empty()) {
+            self.start_join_lookup(now);
+            self.drive_lookups(now);
+        }
     }
 
     /// Starts a get_peers lookup of `info_hash`; peers arrive as [`NodeEvent::Peers`].
@@ -419,5 +434,7 @@ impl Node {
     }
 }
 
+#[cfg(test)]
+mod join_tests;
 #[cfg(test)]
 mod tests;
