@@ -28,7 +28,7 @@ use tokio::time::Interval;
 
 use super::announce::AnnounceTask;
 #[cfg(feature = "dht")]
-use super::dht::{DhtSource, PeerWants};
+use super::dht::{self as dht_source, DhtPeers, PeerWants};
 use super::disk::{Disk, DiskDone, DiskJob};
 use super::net::{self, Connection, Inbound};
 use super::web_seed::{self, PieceFetcher};
@@ -122,7 +122,7 @@ pub(super) struct Download {
     announcer: Option<AnnounceTask>,
     /// The DHT lookups and announces, when the run has a DHT node.
     #[cfg(feature = "dht")]
-    dht: Option<DhtSource>,
+    dht: Option<DhtPeers>,
     tick: Interval,
     started: Instant,
     /// When the last piece verified, if it has.
@@ -184,7 +184,7 @@ impl Download {
         #[cfg(feature = "dht")]
         let dht = config.dht.take().map(|node| {
             let complete = engine.is_complete();
-            DhtSource::start(
+            dht_source::start_for_download(
                 node,
                 info_hash,
                 listen_addr,
@@ -250,10 +250,6 @@ impl Download {
         if completed {
             if let Some(announcer) = &self.announcer {
                 announcer.completed();
-            }
-            #[cfg(feature = "dht")]
-            if let Some(dht) = &self.dht {
-                dht.completed();
             }
         }
         let done = self.engine.is_complete() && !self.seed;
