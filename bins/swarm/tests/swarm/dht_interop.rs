@@ -2,7 +2,10 @@
 //! `swarm download` of a bare magnet link, bootstrapped from one libtorrent DHT node, finds a
 //! libtorrent seeder and completes; and a libtorrent leecher bootstrapped from that node finds a
 //! `swarm download --seed`. libtorrent keeps one node per IP, so each libtorrent session has its
-//! own 127.0.N.1 (Linux routes all of 127/8 to loopback). Ignored without python3-libtorrent.
+//! own 127.0.N.1 (Linux routes all of 127/8 to loopback), across tests too, since they run at
+//! once (two libtorrent nodes of two tests on one IP made the second test's leecher find
+//! nothing): 127.0.2.1 and 127.0.3.1 for the first, 127.0.4.1 and 127.0.5.1 for the second.
+//! Ignored without python3-libtorrent.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -33,11 +36,11 @@ fn lt_on(ip: [u8; 4], dht: &str, args: &[&str]) -> (LtPeer, SocketAddr) {
 /// The bootstrap node: a libtorrent session whose torrent nobody has, so it is only a DHT node
 /// (its DHT shares its listen port). Its own bootstrap is an address where nobody answers: the
 /// DHT is on, and the node waits to be found.
-fn lt_dht_node(save: &Path) -> (LtPeer, SocketAddr) {
+fn lt_dht_node(ip: [u8; 4], save: &Path) -> (LtPeer, SocketAddr) {
     let nobody = "magnet:?xt=urn:btih:1111111111111111111111111111111111111111";
     let save = save.display().to_string();
     lt_on(
-        [127, 0, 2, 1],
+        ip,
         "127.0.0.1:1",
         &["leech", nobody, &save, "--timeout", "300"],
     )
@@ -60,7 +63,7 @@ fn lt_torrent(dir: &Path, size: usize) -> (std::path::PathBuf, std::path::PathBu
 fn a_bare_magnet_downloads_from_a_libtorrent_seeder_through_one_libtorrent_dht_node() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, torrent, hash) = lt_torrent(tmp.path(), 6 * 1024 * 1024 + 7);
-    let (_node, node) = lt_dht_node(&tmp.path().join("node"));
+    let (_node, node) = lt_dht_node([127, 0, 2, 1], &tmp.path().join("node"));
     let torrent_text = torrent.display().to_string();
     let seed_dir = tmp.path().join("seed").display().to_string();
     let (_seeder, seeder) = lt_on(
@@ -101,7 +104,7 @@ fn a_bare_magnet_downloads_from_a_libtorrent_seeder_through_one_libtorrent_dht_n
 fn a_libtorrent_leecher_finds_a_swarm_seeder_through_a_libtorrent_dht_node() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, torrent, hash) = lt_torrent(tmp.path(), 3 * 1024 * 1024 + 99);
-    let (_node, node) = lt_dht_node(&tmp.path().join("node"));
+    let (_node, node) = lt_dht_node([127, 0, 4, 1], &tmp.path().join("node"));
     let port = free_port();
     let mut seeder = dht_seeder(&torrent, &tmp.path().join("seed"), port, node);
     wait_until_found(&hash, node, SocketAddr::from(([127, 0, 0, 1], port)));
@@ -109,7 +112,7 @@ fn a_libtorrent_leecher_finds_a_swarm_seeder_through_a_libtorrent_dht_node() {
     let out = tmp.path().join("out").display().to_string();
     let magnet = format!("magnet:?xt=urn:btih:{hash}");
     let (mut leecher, _) = lt_on(
-        [127, 0, 4, 1],
+        [127, 0, 5, 1],
         &node.to_string(),
         &["leech", &magnet, &out, "--timeout", "100"],
     );

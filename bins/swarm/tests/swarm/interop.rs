@@ -278,10 +278,10 @@ fn killed_at_half_then_restarted_fetches_only_the_missing_pieces() {
         s("-o"),
         s(out.display()),
         s("--no-trackers"),
-        s("--no-dht"),
         s("--peer"),
         s(seeder.addr),
         s("-q"),
+        s("--no-dht"),
     ];
 
     // Kill -9 once half the file is on disk and verified.
