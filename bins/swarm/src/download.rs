@@ -85,8 +85,8 @@ pub(crate) fn run_download(args: &DownloadArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let summary = runtime.block_on(download(args))?;
-    print_summary(&summary, !args.no_dht);
+    let (summary, used_dht) = runtime.block_on(download(args))?;
+    print_summary(&summary, used_dht);
     if !summary.complete {
         bail!(
             "stopped with {} of {} pieces verified; run the same command again to resume",
@@ -97,20 +97,48 @@ pub(crate) fn run_download(args: &DownloadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the DHT node, downloads, and stops the node (saving its table) whatever happened.
-async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
+/// What to download: a magnet link still to resolve, or a torrent read from a file.
+enum Wanted {
+    Magnet(Magnet),
+    Torrent(Torrent),
+}
+
+impl Wanted {
+    fn read(source: &str) -> anyhow::Result<Self> {
+        if source.starts_with("magnet:") {
+            let magnet = Magnet::parse(source)
+                .with_context(|| format!("{source}: not a valid magnet link"))?;
+            return Ok(Wanted::Magnet(magnet));
+        }
+        let bytes = std::fs::read(source).with_context(|| source.to_owned())?;
+        let torrent = Torrent::from_bytes(&bytes).with_context(|| source.to_owned())?;
+        Ok(Wanted::Torrent(torrent))
+    }
+}
+
+/// Reads the source, starts the DHT node (not for a private torrent: BEP 27, trackers only),
+/// downloads, and stops the node (saving its table) whatever happened.
+async fn download(args: &DownloadArgs) -> anyhow::Result<(Summary, bool)> {
+    let wanted = Wanted::read(&args.source)?;
     let listener = bind(args).await?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let dht = start_dht(args, port).await?;
-    let result = download_with(args, listener, dht.clone()).await;
+    let private = matches!(&wanted, Wanted::Torrent(t) if t.is_private());
+    let dht = if private {
+        None
+    } else {
+        start_dht(args, port).await?
+    };
+    let result = download_with(args, wanted, listener, dht.clone()).await;
+    let used_dht = dht.is_some();
     if let Some(dht) = dht {
         dht.shutdown().await?;
     }
-    result
+    Ok((result?, used_dht))
 }
 
 async fn download_with(
     args: &DownloadArgs,
+    wanted: Wanted,
     listener: TcpListener,
     dht: Option<Dht>,
 ) -> anyhow::Result<Summary> {
@@ -118,28 +146,26 @@ async fn download_with(
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut trackers = Vec::new();
     let mut peers = args.peers.clone();
-    let torrent = if args.source.starts_with("magnet:") {
-        let magnet = Magnet::parse(&args.source)
-            .with_context(|| format!("{}: not a valid magnet link", args.source))?;
-        trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
-        peers.extend(magnet.peers.iter().copied());
-        let options = MagnetOptions {
-            peer_id,
-            port,
-            peers: peers.clone(),
-            use_trackers: !args.no_trackers,
-            dht: dht.clone(),
-            timeout: Duration::from_secs(120),
-        };
-        if !args.quiet {
-            eprintln!("fetching metadata for {}", magnet.info_hash);
+    let torrent = match wanted {
+        Wanted::Magnet(magnet) => {
+            trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+            peers.extend(magnet.peers.iter().copied());
+            let options = MagnetOptions {
+                peer_id,
+                port,
+                peers: peers.clone(),
+                use_trackers: !args.no_trackers,
+                dht: dht.clone(),
+                timeout: Duration::from_secs(120),
+            };
+            if !args.quiet {
+                eprintln!("fetching metadata for {}", magnet.info_hash);
+            }
+            resolve_magnet(&magnet, &options)
+                .await
+                .with_context(|| format!("{}: fetching the metadata", args.source))?
         }
-        resolve_magnet(&magnet, &options)
-            .await
-            .with_context(|| format!("{}: fetching the metadata", args.source))?
-    } else {
-        let bytes = std::fs::read(&args.source).with_context(|| args.source.clone())?;
-        Torrent::from_bytes(&bytes).with_context(|| args.source.clone())?
+        Wanted::Torrent(torrent) => torrent,
     };
     let torrent = Arc::new(torrent);
 

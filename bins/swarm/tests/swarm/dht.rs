@@ -191,7 +191,7 @@ fn dht_bad_input_gets_one_line_and_exit_code_1() {
         (
             &[
                 "download",
-                "missing.torrent",
+                "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567",
                 "--bind",
                 "127.0.0.1",
                 "--port",

@@ -181,18 +181,23 @@ impl Download {
                 inbound_tx.clone(),
             )
         });
+        // BEP 27: a private torrent's peers come from its trackers only.
         #[cfg(feature = "dht")]
-        let dht = config.dht.take().map(|node| {
-            let complete = engine.is_complete();
-            dht_source::start_for_download(
-                node,
-                info_hash,
-                listen_addr,
-                config.max_peers,
-                complete,
-                inbound_tx.clone(),
-            )
-        });
+        let dht = config
+            .dht
+            .take()
+            .filter(|_| !torrent.is_private())
+            .map(|node| {
+                let complete = engine.is_complete();
+                dht_source::start_for_download(
+                    node,
+                    info_hash,
+                    listen_addr,
+                    config.max_peers,
+                    complete,
+                    inbound_tx.clone(),
+                )
+            });
         let download_time = engine.is_complete().then(|| started.elapsed());
         Self {
             engine,

@@ -74,8 +74,9 @@ pub struct RunConfig {
     /// Sources of whole pieces besides the peers and the torrent's web seeds.
     pub web_seeds: Vec<Arc<dyn PieceFetcher>>,
     /// A DHT node to find peers through (BEP 5) while pieces are missing, and to keep the
-    /// torrent announced on (with the listener's port, when there is a listener). The node is
-    /// the caller's: the run stops announcing on its way out but does not shut it down.
+    /// torrent announced on (with the listener's port, when there is a listener); not used for
+    /// a private torrent (BEP 27). The node is the caller's: the run stops announcing on its
+    /// way out but does not shut it down.
     #[cfg(feature = "dht")]
     pub dht: Option<swarmgate_dht::Dht>,
 }

@@ -160,6 +160,76 @@ async fn a_bare_magnet_resolves_and_downloads_from_a_seeder_found_only_through_t
     }
 }
 
+/// Waits until `dht` knows a node.
+async fn wait_for_nodes(dht: &Dht) {
+    let known = tokio::time::timeout(LIMIT, async {
+        while dht.stats().table4.good + dht.stats().table4.questionable == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(known.is_ok(), "no node known: {:?}", dht.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_torrent_is_neither_looked_up_nor_announced() {
+    let fixture = TorrentFixture::new(72)
+        .piece_length(32 * 1024)
+        .file("private.bin", 300_000)
+        .private(true)
+        .build();
+    assert!(fixture.torrent.is_private());
+    let dir = tempfile::tempdir().unwrap();
+    fixture.write_to(&dir.path().join("seed")).unwrap();
+    let router = node(&[], 6).await;
+    let seeder_node = node(&[router.local_addr()], 7).await;
+    let leecher_node = node(&[router.local_addr()], 8).await;
+    // Both nodes are ready: a lookup or an announce would go out at once.
+    wait_for_nodes(&seeder_node).await;
+    wait_for_nodes(&leecher_node).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let seeder_addr = listener.local_addr().unwrap();
+    let mut config = RunConfig::new(dir.path().join("seed"), PeerId::swarmgate(*b"private-seed"));
+    config.listener = Some(listener);
+    config.use_trackers = false;
+    config.seed = true;
+    config.dht = Some(seeder_node.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let torrent = Arc::new(fixture.torrent.clone());
+    let seeding = tokio::spawn(run(Arc::clone(&torrent), config, |_| {}, async {
+        let _ = stopped.await;
+    }));
+
+    let mut config = RunConfig::new(dir.path().join("out"), PeerId::swarmgate(*b"private-leec"));
+    config.listener = Some(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    config.peers = vec![seeder_addr];
+    config.use_trackers = false;
+    config.dht = Some(leecher_node.clone());
+    let summary = tokio::time::timeout(LIMIT, run(torrent, config, |_| {}, std::future::pending()))
+        .await
+        .expect("the download finishes in time")
+        .expect("the download runs");
+    assert!(summary.complete);
+    assert_eq!(summary.dht_peers, 0);
+    // Without the rule both would have asked their nodes within a millisecond of starting;
+    // give the nodes time to count what they were asked.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(LIMIT, seeding)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(leecher_node.stats().lookups_started, 0, "no lookup");
+    for dht in [&seeder_node, &leecher_node] {
+        assert_eq!(dht.driver_stats().announces_run, 0, "no announce");
+    }
+    assert_eq!(router.stats().announces_stored, 0);
+    for dht in [leecher_node, seeder_node, router] {
+        dht.shutdown().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_bare_magnet_without_the_dht_has_no_one_to_ask() {
     let fixture = fixture();
