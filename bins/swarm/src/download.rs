@@ -1,10 +1,16 @@
 //! `swarm download`: fetch a .torrent or a magnet link from the swarm, verify every piece, and
 //! optionally keep seeding.
 //!
-//! The work is swarmgate-session's `run`; this module parses the arguments, resolves a magnet link
-//! to its info dictionary, draws the progress bar and prints the summary. Ctrl+C stops cleanly:
-//! peers closed, files flushed, `stopped` announced, and the next run resumes from what is on
-//! disk. The exit code is 0 only when every piece is verified.
+//! The work is swarmgate-session's `run`; this module parses the arguments, starts the DHT node,
+//! resolves a magnet link to its info dictionary, draws the progress bar and prints the
+//! summary. Ctrl+C stops cleanly: peers closed, files flushed, `stopped` announced, the DHT's
+//! routing table saved, and the next run resumes from what is on disk. The exit code is 0 only
+//! when every piece is verified.
+//!
+//! The DHT node (BEP 5) is on unless `--no-dht`: a UDP socket on the peer port's number (as
+//! libtorrent does; any free port if that one is taken, or `--dht-port`), bound to `--bind`. It
+//! finds peers while pieces are missing and keeps the torrent announced with the peer port. Its
+//! routing table is kept in the user's cache folder between runs (see [`crate::dht`] for when).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,10 +21,12 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use swarmgate_core::PeerId;
+use swarmgate_dht::{Dht, DhtConfig};
 use swarmgate_metainfo::{Magnet, Torrent};
 use swarmgate_session::{MagnetOptions, Phase, Progress, RunConfig, Summary, resolve_magnet, run};
 use tokio::net::TcpListener;
 
+use crate::dht::{bootstrap_names, default_state_file, node_config, resolve_bootstrap};
 use crate::format::size;
 
 /// Arguments of `swarm download`.
@@ -50,6 +58,20 @@ pub(crate) struct DownloadArgs {
     /// Do not fetch from the torrent's web seeds (its url-list, BEP 19).
     #[arg(long)]
     no_web_seeds: bool,
+    /// Join the DHT through this node, HOST:PORT; repeatable (default: the saved routing table,
+    /// then the public routers).
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    dht_bootstrap: Vec<String>,
+    /// Do not use the DHT (BEP 5) to find peers or to announce.
+    #[arg(long, conflicts_with_all = ["dht_bootstrap", "dht_port", "dht_state"])]
+    no_dht: bool,
+    /// The DHT node's UDP port (default: the peer port's number if free, else any free port).
+    #[arg(long, value_name = "PORT")]
+    dht_port: Option<u16>,
+    /// Keep the DHT routing table in this file between runs (default, without
+    /// --dht-bootstrap: $XDG_CACHE_HOME/swarmgate/dht.dat, else ~/.cache/swarmgate/dht.dat).
+    #[arg(long, value_name = "FILE")]
+    dht_state: Option<PathBuf>,
     /// Sync the files to disk (fdatasync) on completion, before exiting. Ctrl+C always syncs.
     #[arg(long)]
     sync: bool,
@@ -63,8 +85,8 @@ pub(crate) fn run_download(args: &DownloadArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let summary = runtime.block_on(download(args))?;
-    print_summary(&summary);
+    let (summary, used_dht) = runtime.block_on(download(args))?;
+    print_summary(&summary, used_dht);
     if !summary.complete {
         bail!(
             "stopped with {} of {} pieces verified; run the same command again to resume",
@@ -75,33 +97,75 @@ pub(crate) fn run_download(args: &DownloadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
-    let peer_id = PeerId::swarmgate(random_suffix()?);
+/// What to download: a magnet link still to resolve, or a torrent read from a file.
+enum Wanted {
+    Magnet(Magnet),
+    Torrent(Torrent),
+}
+
+impl Wanted {
+    fn read(source: &str) -> anyhow::Result<Self> {
+        if source.starts_with("magnet:") {
+            let magnet = Magnet::parse(source)
+                .with_context(|| format!("{source}: not a valid magnet link"))?;
+            return Ok(Wanted::Magnet(magnet));
+        }
+        let bytes = std::fs::read(source).with_context(|| source.to_owned())?;
+        let torrent = Torrent::from_bytes(&bytes).with_context(|| source.to_owned())?;
+        Ok(Wanted::Torrent(torrent))
+    }
+}
+
+/// Reads the source, starts the DHT node (not for a private torrent: BEP 27, trackers only),
+/// downloads, and stops the node (saving its table) whatever happened.
+async fn download(args: &DownloadArgs) -> anyhow::Result<(Summary, bool)> {
+    let wanted = Wanted::read(&args.source)?;
     let listener = bind(args).await?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let private = matches!(&wanted, Wanted::Torrent(t) if t.is_private());
+    let dht = if private {
+        None
+    } else {
+        start_dht(args, port).await?
+    };
+    let result = download_with(args, wanted, listener, dht.clone()).await;
+    let used_dht = dht.is_some();
+    if let Some(dht) = dht {
+        dht.shutdown().await?;
+    }
+    Ok((result?, used_dht))
+}
+
+async fn download_with(
+    args: &DownloadArgs,
+    wanted: Wanted,
+    listener: TcpListener,
+    dht: Option<Dht>,
+) -> anyhow::Result<Summary> {
+    let peer_id = PeerId::swarmgate(random_suffix()?);
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut trackers = Vec::new();
     let mut peers = args.peers.clone();
-    let torrent = if args.source.starts_with("magnet:") {
-        let magnet = Magnet::parse(&args.source)
-            .with_context(|| format!("{}: not a valid magnet link", args.source))?;
-        trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
-        peers.extend(magnet.peers.iter().copied());
-        let options = MagnetOptions {
-            peer_id,
-            port,
-            peers: peers.clone(),
-            use_trackers: !args.no_trackers,
-            timeout: Duration::from_secs(120),
-        };
-        if !args.quiet {
-            eprintln!("fetching metadata for {}", magnet.info_hash);
+    let torrent = match wanted {
+        Wanted::Magnet(magnet) => {
+            trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+            peers.extend(magnet.peers.iter().copied());
+            let options = MagnetOptions {
+                peer_id,
+                port,
+                peers: peers.clone(),
+                use_trackers: !args.no_trackers,
+                dht: dht.clone(),
+                timeout: Duration::from_secs(120),
+            };
+            if !args.quiet {
+                eprintln!("fetching metadata for {}", magnet.info_hash);
+            }
+            resolve_magnet(&magnet, &options)
+                .await
+                .with_context(|| format!("{}: fetching the metadata", args.source))?
         }
-        resolve_magnet(&magnet, &options)
-            .await
-            .with_context(|| format!("{}: fetching the metadata", args.source))?
-    } else {
-        let bytes = std::fs::read(&args.source).with_context(|| args.source.clone())?;
-        Torrent::from_bytes(&bytes).with_context(|| args.source.clone())?
+        Wanted::Torrent(torrent) => torrent,
     };
     let torrent = Arc::new(torrent);
 
@@ -114,6 +178,8 @@ async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
     config.seed = args.seed;
     config.max_peers = args.max_peers.max(1);
     config.sync_on_complete = args.sync;
+    let use_dht = dht.is_some();
+    config.dht = dht;
 
     let bar = progress_bar(args.quiet, torrent.total_length());
     if !args.quiet {
@@ -133,7 +199,7 @@ async fn download(args: &DownloadArgs) -> anyhow::Result<Summary> {
     let result = run(
         Arc::clone(&torrent),
         config,
-        |p| draw(&bar, p, piece_length, total),
+        |p| draw(&bar, p, piece_length, total, use_dht),
         shutdown,
     )
     .await;
@@ -157,6 +223,40 @@ async fn bind(args: &DownloadArgs) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("listening on {}", args.bind))
 }
 
+/// The DHT node, unless `--no-dht`: on `--bind`, at `--dht-port` or else the peer port's number
+/// when free (any free port when not).
+async fn start_dht(args: &DownloadArgs, peer_port: u16) -> anyhow::Result<Option<Dht>> {
+    if args.no_dht {
+        return Ok(None);
+    }
+    let bootstrap = resolve_bootstrap(&args.dht_bootstrap)
+        .await
+        .context("--dht-bootstrap")?;
+    let state_file = args
+        .dht_state
+        .clone()
+        .or_else(|| bootstrap.is_empty().then(default_state_file).flatten());
+    let config = DhtConfig {
+        node: node_config(args.bind, &bootstrap),
+        bootstrap: bootstrap_names(&bootstrap),
+        state_file: state_file.clone(),
+        ..DhtConfig::default()
+    };
+    let at = |port| SocketAddr::new(args.bind, port);
+    let dht = match args.dht_port {
+        Some(port) => Dht::bind(at(port), config).await.context("--dht-port")?,
+        None => match Dht::bind(at(peer_port), config.clone()).await {
+            Ok(dht) => dht,
+            Err(_) => Dht::bind(at(0), config).await?,
+        },
+    };
+    if !args.quiet {
+        let table = state_file.map_or("not kept".to_owned(), |p| p.display().to_string());
+        eprintln!("DHT node on {} (routing table: {table})", dht.local_addr());
+    }
+    Ok(Some(dht))
+}
+
 fn random_suffix() -> anyhow::Result<[u8; 12]> {
     let mut suffix = [0u8; 12];
     getrandom::fill(&mut suffix).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
@@ -177,7 +277,7 @@ fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
     bar
 }
 
-fn draw(bar: &ProgressBar, progress: &Progress, piece_length: u64, total: u64) {
+fn draw(bar: &ProgressBar, progress: &Progress, piece_length: u64, total: u64, dht: bool) {
     match progress.phase {
         Phase::Checking(done, _) => {
             bar.set_position(done);
@@ -191,8 +291,13 @@ fn draw(bar: &ProgressBar, progress: &Progress, piece_length: u64, total: u64) {
             } else {
                 "down"
             };
+            let found = if dht {
+                format!(" ({} found on the DHT)", progress.dht_peers)
+            } else {
+                String::new()
+            };
             bar.set_message(format!(
-                "{state} {}/s up {}/s, {} peers",
+                "{state} {}/s up {}/s, {} peers{found}",
                 size(stats.download_rate),
                 size(stats.upload_rate),
                 stats.peers
@@ -201,13 +306,13 @@ fn draw(bar: &ProgressBar, progress: &Progress, piece_length: u64, total: u64) {
     }
 }
 
-fn print_summary(summary: &Summary) {
+fn print_summary(summary: &Summary, dht: bool) {
     let stats = &summary.stats;
     let seconds = summary.download_time.as_secs_f64().max(0.001);
     let fetched = stats.downloaded;
     eprintln!(
         "{}: {} in {:.1} s, average {}/s; {} of {} pieces fetched ({} were on disk), {} peers \
-         used, {} uploaded, {} hash failures, {} peers banned",
+         used, {} uploaded, {} hash failures, {} peers banned{}",
         if summary.complete {
             "complete"
         } else {
@@ -223,5 +328,10 @@ fn print_summary(summary: &Summary) {
         size(stats.uploaded),
         stats.hash_failures,
         stats.banned,
+        if dht {
+            format!(", {} peers found on the DHT", summary.dht_peers)
+        } else {
+            String::new()
+        },
     );
 }

@@ -4,6 +4,7 @@
 //! into the library crates. Errors print as one line, `swarm: <what>: <why>`, with exit code 1.
 
 mod create;
+mod dht;
 mod download;
 mod format;
 mod process;
@@ -37,6 +38,8 @@ enum Command {
     /// Serve a file or a folder as a BEP 19 web seed and write its .torrent, until SIGINT or
     /// SIGTERM.
     Webseed(webseed::WebseedArgs),
+    /// The mainline DHT (BEP 5): run a node, or look up the peers of a torrent.
+    Dht(dht::DhtArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Download(args) => download::run_download(&args),
         Command::Tracker(args) => tracker::run_tracker(&args),
         Command::Webseed(args) => webseed::run_webseed(&args),
+        Command::Dht(args) => dht::run_dht(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,7 +18,11 @@
 //!   driver below (and the simulation in the tests) is one. It builds with
 //!   `--no-default-features` and runs deterministically in simulation (swarmgate-testkit).
 //! - [`run`] (feature `tokio`, on by default): the engine over TCP sockets, disk threads and
-//!   tracker announces; `swarm download` is a thin shell around it.
+//!   tracker announces, and (feature `dht`, on by default) the mainline DHT as one more source
+//!   of peers: give [`RunConfig`] and [`MagnetOptions`] a running `swarmgate_dht::Dht` and the
+//!   torrent is looked up while it wants peers and kept announced while it accepts them (a
+//!   magnet link with nothing but its info-hash resolves through it); `swarm download` is a
+//!   thin shell around it.
 //! - [`Seeder`] (feature `tokio`): many torrents seeded from one listening port, one engine task
 //!   per torrent with peers, blocks read from a [`BlockSource`] (for the gateway, a stored
 //!   file's verified pieces: swarmgate-blobstore's `ContentBlocks`); the gateway's peer service.

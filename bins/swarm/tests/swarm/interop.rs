@@ -27,7 +27,14 @@ fn info_hash(torrent: &Path) -> String {
 
 /// Downloads `source` into `out`; asserts success and returns the summary line.
 fn download(source: &str, out: &Path, extra: &[String]) -> String {
-    let mut args = vec![s("download"), s(source), s("-o"), s(out.display()), s("-q")];
+    let mut args = vec![
+        s("download"),
+        s(source),
+        s("-o"),
+        s(out.display()),
+        s("-q"),
+        s("--no-dht"),
+    ];
     args.extend_from_slice(extra);
     let output = swarm(&args, LIMIT);
     let text = stderr(&output);
@@ -204,6 +211,7 @@ fn swarm_seeder(torrent: &Path, data_parent: &Path) -> (crate::support::Running,
         s(data_parent.display()),
         s("--seed"),
         s("--no-trackers"),
+        s("--no-dht"),
         s("--bind"),
         s("127.0.0.1"),
         s("--port"),
@@ -273,6 +281,7 @@ fn killed_at_half_then_restarted_fetches_only_the_missing_pieces() {
         s("--peer"),
         s(seeder.addr),
         s("-q"),
+        s("--no-dht"),
     ];
 
     // Kill -9 once half the file is on disk and verified.

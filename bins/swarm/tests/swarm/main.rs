@@ -1,7 +1,10 @@
 //! The `swarm` binary end to end: create, show (text and JSON), one clear line with exit code 1
-//! for bad input, and (ignored without the programs) downloads and seeding against
-//! python3-libtorrent, aria2c and opentracker.
+//! for bad input, the DHT (a node, lookups, and a magnet downloaded through it), and (ignored
+//! without the programs) downloads and seeding against python3-libtorrent, aria2c and
+//! opentracker.
 
+mod dht;
+mod dht_interop;
 mod interop;
 mod support;
 mod tracker_interop;

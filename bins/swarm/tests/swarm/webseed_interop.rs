@@ -322,6 +322,7 @@ fn swarm_download_completes_a_single_and_a_multi_file_torrent_from_the_web_seed_
                 "-o".to_owned(),
                 out.display().to_string(),
                 "--no-trackers".to_owned(),
+                "--no-dht".to_owned(),
                 "-q".to_owned(),
             ];
             let output = swarm(&args, LIMIT);

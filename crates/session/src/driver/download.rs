@@ -27,6 +27,8 @@ use tokio::task::AbortHandle;
 use tokio::time::Interval;
 
 use super::announce::AnnounceTask;
+#[cfg(feature = "dht")]
+use super::dht::{self as dht_source, DhtPeers, PeerWants};
 use super::disk::{Disk, DiskDone, DiskJob};
 use super::net::{self, Connection, Inbound};
 use super::web_seed::{self, PieceFetcher};
@@ -118,6 +120,9 @@ pub(super) struct Download {
     from_network: mpsc::Receiver<Inbound>,
     listener: Option<AbortHandle>,
     announcer: Option<AnnounceTask>,
+    /// The DHT lookups and announces, when the run has a DHT node.
+    #[cfg(feature = "dht")]
+    dht: Option<DhtPeers>,
     tick: Interval,
     started: Instant,
     /// When the last piece verified, if it has.
@@ -131,7 +136,7 @@ pub(super) struct Download {
 
 impl Download {
     /// Starts everything around `engine`: the disk threads, the listener, the web seeds (the
-    /// torrent's own unless turned off, and `config`'s) and the announcer.
+    /// torrent's own unless turned off, and `config`'s), the announcer and the DHT lookups.
     pub(super) fn start(
         mut engine: Engine,
         torrent: Arc<Torrent>,
@@ -157,6 +162,8 @@ impl Download {
         let (done_tx, from_disk) = mpsc::unbounded_channel();
         let disk = Disk::start(storage, Arc::clone(&torrent), done_tx);
         let listen_port = super::listen_port(&config);
+        #[cfg(feature = "dht")]
+        let listen_addr = config.listener.as_ref().and_then(|l| l.local_addr().ok());
         let listener = config
             .listener
             .take()
@@ -174,6 +181,23 @@ impl Download {
                 inbound_tx.clone(),
             )
         });
+        // BEP 27: a private torrent's peers come from its trackers only.
+        #[cfg(feature = "dht")]
+        let dht = config
+            .dht
+            .take()
+            .filter(|_| !torrent.is_private())
+            .map(|node| {
+                let complete = engine.is_complete();
+                dht_source::start_for_download(
+                    node,
+                    info_hash,
+                    listen_addr,
+                    config.max_peers,
+                    complete,
+                    inbound_tx.clone(),
+                )
+            });
         let download_time = engine.is_complete().then(|| started.elapsed());
         Self {
             engine,
@@ -190,6 +214,8 @@ impl Download {
             from_network,
             listener,
             announcer,
+            #[cfg(feature = "dht")]
+            dht,
             tick,
             started,
             download_time,
@@ -329,10 +355,18 @@ impl Download {
         } else {
             Phase::Downloading
         };
+        #[cfg(feature = "dht")]
+        if let Some(dht) = &self.dht {
+            dht.update(PeerWants {
+                wanted: phase == Phase::Downloading,
+                connected: stats.peers,
+            });
+        }
         progress(&Progress {
             phase,
             stats,
             elapsed: self.started.elapsed(),
+            dht_peers: self.dht_peers(),
         });
     }
 
@@ -340,6 +374,7 @@ impl Download {
     /// announces `stopped`; a disk error seen on the way is the run's error.
     pub(super) async fn finish(mut self, pieces_on_disk: u32) -> Result<Summary, RunError> {
         let now = Instant::now();
+        let dht_peers = self.dht_peers();
         self.engine.shutdown(now);
         drive(&mut self.engine, now, &mut self.io);
         self.io.connections.clear();
@@ -363,6 +398,10 @@ impl Download {
             }
         }
         let stats = self.engine.stats(Instant::now());
+        #[cfg(feature = "dht")]
+        if let Some(dht) = self.dht.take() {
+            dht.stop();
+        }
         if let Some(announcer) = self.announcer {
             announcer.stop(totals(&self.torrent, &stats)).await;
         }
@@ -376,7 +415,17 @@ impl Download {
             size: self.torrent.data_length(),
             download_time: self.download_time.unwrap_or_else(|| self.started.elapsed()),
             elapsed: self.started.elapsed(),
+            dht_peers,
         })
+    }
+
+    /// Distinct peers found through the DHT so far.
+    fn dht_peers(&self) -> usize {
+        #[cfg(feature = "dht")]
+        if let Some(dht) = &self.dht {
+            return dht.found();
+        }
+        0
     }
 }
 

@@ -1,5 +1,7 @@
-//! From a magnet link to a torrent: find peers (the link's `x.pe`, `--peer`, its trackers), then
-//! fetch the info dictionary from them with BEP 9 `ut_metadata`, verified against the info-hash.
+//! From a magnet link to a torrent: find peers (the link's `x.pe`, `--peer`, its trackers, the
+//! DHT), then fetch the info dictionary from them with BEP 9 `ut_metadata`, verified against the
+//! info-hash. A link with nothing but `xt=urn:btih:` needs the DHT: its lookups repeat (paced as
+//! in a download with no peer connected) until a peer delivers or the time runs out.
 //!
 //! A few peers are asked at once and the first verified copy wins; a peer that times out, has no
 //! `ut_metadata` or sends a dictionary that does not hash to the link's info-hash is dropped and
@@ -37,6 +39,9 @@ pub struct MagnetOptions {
     pub peers: Vec<SocketAddr>,
     /// Ask the link's trackers for peers.
     pub use_trackers: bool,
+    /// A DHT node to find peers through (the caller's; it is not shut down here).
+    #[cfg(feature = "dht")]
+    pub dht: Option<swarmgate_dht::Dht>,
     /// Give up after this long.
     pub timeout: Duration,
 }
@@ -47,8 +52,10 @@ pub enum MagnetError {
     /// The link carries only a v2 hash; v2 metadata exchange is not supported yet.
     #[error("the magnet link has no v1 info-hash (v2-only links are not supported yet)")]
     V2Only,
-    /// No peer to ask: the link has no trackers or peers, and none were given.
-    #[error("no peers to ask for the metadata (give a tracker in the link, or --peer)")]
+    /// No peer to ask: the link has no trackers or peers, none were given, and there is no DHT.
+    #[error(
+        "no peers to ask for the metadata (give a tracker in the link, --peer, or use the DHT)"
+    )]
     NoPeers,
     /// Every peer failed or the time ran out.
     #[error("no peer delivered valid metadata within {0:?}")]
@@ -73,10 +80,23 @@ pub async fn resolve_magnet(
     let use_trackers = options.use_trackers && !magnet.trackers.is_empty();
     let mut queue: VecDeque<SocketAddr> =
         options.peers.iter().chain(&magnet.peers).copied().collect();
-    if queue.is_empty() && !use_trackers {
+    #[cfg(feature = "dht")]
+    let use_dht = options.dht.is_some();
+    #[cfg(not(feature = "dht"))]
+    let use_dht = false;
+    if queue.is_empty() && !use_trackers && !use_dht {
         return Err(MagnetError::NoPeers);
     }
     let (peers_tx, mut peers_rx) = mpsc::channel::<Vec<SocketAddr>>(16);
+    // Dropped on the way out, which ends the lookups.
+    #[cfg(feature = "dht")]
+    let _dht = options.dht.clone().map(|dht| {
+        let wants = super::dht::PeerWants {
+            wanted: true,
+            connected: 0,
+        };
+        super::dht::DhtPeers::start(dht, info_hash, None, (wants, 1), peers_tx.clone(), |p| p)
+    });
     let mut tracker = None;
     if use_trackers {
         let tiers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
@@ -115,7 +135,7 @@ pub async fn resolve_magnet(
                 });
             }
         }
-        if attempts.is_empty() && queue.is_empty() && tracker.is_none() {
+        if attempts.is_empty() && queue.is_empty() && tracker.is_none() && !use_dht {
             break Err(MagnetError::AllPeersFailed(asked.len()));
         }
         tokio::select! {

@@ -2,7 +2,7 @@
 //!
 //! [`run`] goes through named steps: open the torrent's files and check what is already on disk
 //! ([`check_existing`], so a restarted download fetches only what is missing), build the engine
-//! ([`build_engine`]), start the disk threads, listener, web seeds and announcer
+//! ([`build_engine`]), start the disk threads, listener, web seeds, announcer and DHT lookups
 //! ([`Download::start`]), then loop turn by turn ([`Download::run`]: carry out what the engine
 //! asked for through [`drive`](crate::drive), then hand it the next input), and end
 //! ([`Download::finish`]: peers closed, files flushed, `stopped` announced). It returns when
@@ -10,6 +10,8 @@
 //! verified pieces are ever reported as done or uploaded.
 
 mod announce;
+#[cfg(feature = "dht")]
+mod dht;
 mod disk;
 mod download;
 mod magnet;
@@ -71,11 +73,17 @@ pub struct RunConfig {
     pub use_web_seeds: bool,
     /// Sources of whole pieces besides the peers and the torrent's web seeds.
     pub web_seeds: Vec<Arc<dyn PieceFetcher>>,
+    /// A DHT node to find peers through (BEP 5) while pieces are missing, and to keep the
+    /// torrent announced on (with the listener's port, when there is a listener); not used for
+    /// a private torrent (BEP 27). The node is the caller's: the run stops announcing on its
+    /// way out but does not shut it down.
+    #[cfg(feature = "dht")]
+    pub dht: Option<swarmgate_dht::Dht>,
 }
 
 impl RunConfig {
-    /// Defaults: trackers and the torrent's web seeds on, no listener, 50 peers, stop when
-    /// complete.
+    /// Defaults: trackers and the torrent's web seeds on, no listener, no DHT, 50 peers, stop
+    /// when complete.
     pub fn new(output: impl Into<PathBuf>, peer_id: PeerId) -> Self {
         Self {
             output: output.into(),
@@ -90,6 +98,8 @@ impl RunConfig {
             sync_on_complete: false,
             use_web_seeds: true,
             web_seeds: Vec::new(),
+            #[cfg(feature = "dht")]
+            dht: None,
             seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
         }
     }
@@ -115,6 +125,8 @@ pub struct Progress {
     pub stats: EngineStats,
     /// Time since the run started.
     pub elapsed: Duration,
+    /// Distinct peers found through the DHT so far (0 without one).
+    pub dht_peers: usize,
 }
 
 /// What a finished run did.
@@ -132,6 +144,8 @@ pub struct Summary {
     pub download_time: Duration,
     /// From start to return.
     pub elapsed: Duration,
+    /// Distinct peers found through the DHT (0 without one).
+    pub dht_peers: usize,
 }
 
 /// Why a run could not go on.
@@ -207,6 +221,7 @@ async fn check_existing(
                 phase: Phase::Checking(checked.load(Ordering::Relaxed), total),
                 stats: EngineStats::default(),
                 elapsed: started.elapsed(),
+                dht_peers: 0,
             }),
         }
     }

@@ -202,6 +202,8 @@ async fn a_magnet_link_gets_the_metadata_from_the_seeder() {
         port: 0,
         peers: vec![seeder.local_addr()],
         use_trackers: false,
+        #[cfg(feature = "dht")]
+        dht: None,
         timeout: Duration::from_secs(20),
     };
     let torrent = resolve_magnet(&fixture.magnet(), &options).await.unwrap();
