@@ -7,6 +7,7 @@
 mod bloom;
 mod driver;
 mod hostile;
+mod interop;
 mod krpc;
 mod krpc_beps;
 mod krpc_props;
