@@ -7,11 +7,11 @@
       statistics from post_dht_stats ("STATS ...") at the end.
   lt_dht.py lookup --listen IP --bootstrap HOST:PORT [--settle S] --hash HEX...
       Joins through the bootstrap nodes, waits S seconds, then for each hash in turn runs
-      session.dht_get_peers and counts the get_peers queries it sends for that hash (every DHT
-      packet is seen through dht_pkt_alert; an outgoing query is one whose payload is a
-      get_peers query naming the hash, since nobody else asks for these hashes meanwhile) until
-      dht_get_peers_reply_alert says the lookup is over. Prints "LOOKUP <hex> <queries> <peers>
-      <seconds>" a hash. Each lookup may take 30 s at most.
+      session.dht_get_peers and counts the get_peers queries it sends for that hash
+      (dht_outgoing_get_peers_alert) and the distinct peers it gets (dht_get_peers_reply_alert,
+      posted per answer with values) until its DHT log says that traversal is COMPLETED (the
+      log line "[N] NEW target: <hex>" names the traversal). Prints "LOOKUP <hex> <queries>
+      <peers> <seconds>" a hash. Each lookup may take 15 s at most.
 
 Limits raised for a load test on loopback (the defaults drop almost all of it): the per-IP
 query limit (dht_block_ratelimit, 5 a second by default) and the reply quota
@@ -27,7 +27,7 @@ import libtorrent as lt
 
 
 def session(args, log_packets=False):
-    mask = lt.alert.category_t.dht_notification
+    mask = lt.alert.category_t.dht_notification | lt.alert.category_t.dht_operation_notification
     if log_packets:
         mask |= lt.alert.category_t.dht_log_notification
     return lt.session({
@@ -90,21 +90,26 @@ def lookup(args):
     print(stats(ses), flush=True)
     for text in args.hash:
         raw = bytes.fromhex(text)
-        needle = b"9:info_hash20:" + raw
         ses.pop_alerts()
         started = time.time()
         ses.dht_get_peers(lt.sha1_hash(raw))
-        queries, peers, done = 0, -1, False
-        while not done and time.time() - started < 30:
-            ses.wait_for_alert(500)
+        traversal, queries, peers, done = None, 0, set(), False
+        while not done and time.time() - started < 15:
+            ses.wait_for_alert(200)
             for alert in ses.pop_alerts():
-                if isinstance(alert, lt.dht_pkt_alert):
-                    buf = bytes(alert.pkt_buf)
-                    if needle in buf and b"1:q9:get_peers" in buf and b"1:y1:q" in buf:
+                if isinstance(alert, lt.dht_outgoing_get_peers_alert):
+                    if str(alert.info_hash) == text:
                         queries += 1
-                elif isinstance(alert, lt.dht_get_peers_reply_alert) and str(alert.info_hash) == text:
-                    peers, done = alert.num_peers(), True
-        print("LOOKUP %s %d %d %.3f%s" % (text, queries, peers, time.time() - started,
+                elif isinstance(alert, lt.dht_get_peers_reply_alert):
+                    if str(alert.info_hash) == text:
+                        peers.update(str(p) for p in alert.peers())
+                elif isinstance(alert, lt.dht_log_alert):
+                    message = alert.message()
+                    if traversal is None and ("NEW target: " + text) in message:
+                        traversal = message.split("[", 1)[1].split("]", 1)[0]
+                    elif traversal is not None and ("[%s] COMPLETED" % traversal) in message:
+                        done = True
+        print("LOOKUP %s %d %d %.3f%s" % (text, queries, len(peers), time.time() - started,
                                           "" if done else " TIMEOUT"), flush=True)
     return 0
 

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! It starts `--nodes` of our nodes ([`Dht::bind`], [`NodeConfig::local_network`]) in this
-//! process, node `i` on 127.0.1.(i+1): node 0 first, the others bootstrapped from it. After
+//! process, node `i` on 127.1.(i+1).1 (each in its own /24: libtorrent queries one node a /24
+//! in a lookup): node 0 first, the others bootstrapped from it. After
 //! `--settle` seconds, half of `--lookups` info-hashes get one peer each, announced by a node of
 //! the network; the other half have none. Then a looker joins like any newcomer (bootstrapped
 //! from node 0 only, `--settle` seconds to fill its table): ours on 127.0.2.2, and with
@@ -117,8 +118,9 @@ fn libtorrent_lookups(
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("{script}: {e}"))?;
-    let deadline =
-        Instant::now() + Duration::from_secs(settle + 30) + LOOKUP_TIMEOUT * hashes.len() as u32;
+    let deadline = Instant::now()
+        + Duration::from_secs(settle + 30)
+        + Duration::from_secs(16) * hashes.len() as u32;
     loop {
         if child.try_wait().map_err(|e| e.to_string())?.is_some() {
             break;
@@ -175,11 +177,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let mut nodes = Vec::with_capacity(settings.nodes);
-    let first = Dht::bind((Ipv4Addr::new(127, 0, 1, 1), 0).into(), config(1, None)).await?;
+    let first = Dht::bind((Ipv4Addr::new(127, 1, 1, 1), 0).into(), config(1, None)).await?;
     let bootstrap = first.local_addr();
     nodes.push(first);
     for i in 1..settings.nodes {
-        let ip = Ipv4Addr::new(127, 0, 1, (i + 1) as u8);
+        let ip = Ipv4Addr::new(127, 1, (i + 1) as u8, 1);
         let node = Dht::bind((ip, 0).into(), config(1 + i as u64, Some(bootstrap))).await?;
         nodes.push(node);
     }
@@ -192,7 +194,7 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     println!(
-        "network: {} nodes on 127.0.1.x, bootstrap {bootstrap}; table sizes min {} mean {:.1} max {}",
+        "network: {} nodes on 127.1.x.1, bootstrap {bootstrap}; table sizes min {} mean {:.1} max {}",
         nodes.len(),
         known.iter().min().unwrap_or(&0),
         known.iter().sum::<u64>() as f64 / known.len() as f64,
