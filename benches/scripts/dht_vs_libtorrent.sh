@@ -217,7 +217,7 @@ section_lookups() {
     echo "### get_peers queries per lookup, 40-node loopback network (\`$cost --nodes 40 --lookups 20 --settle 10 --libtorrent $LT_DHT\`)"
     echo
     echo '```'
-    grep -E '^(network|ours table|libtorrent table|summary)' "$out"
+    grep -E '^(network|ours table|libtorrent table|libtorrent queries to its own|summary)' "$out"
     echo '```'
     machine
 }

@@ -11,7 +11,8 @@
       (dht_outgoing_get_peers_alert) and the distinct peers it gets (dht_get_peers_reply_alert,
       posted per answer with values) until its DHT log says that traversal is COMPLETED (the
       log line "[N] NEW target: <hex>" names the traversal). Prints "LOOKUP <hex> <queries>
-      <peers> <seconds>" a hash. Each lookup may take 15 s at most.
+      <peers> <seconds> self=<n>" a hash, n of the queries sent to its own address (a node that
+      lists the asker among the closest nodes makes libtorrent query itself). Each lookup may take 15 s at most.
 
 Limits raised for a load test on loopback (the defaults drop almost all of it): the per-IP
 query limit (dht_block_ratelimit, 5 a second by default) and the reply quota
@@ -88,18 +89,21 @@ def lookup(args):
         ses.wait_for_alert(200)
         ses.pop_alerts()
     print(stats(ses), flush=True)
+    own = (args.listen, ses.listen_port())
     for text in args.hash:
         raw = bytes.fromhex(text)
         ses.pop_alerts()
         started = time.time()
         ses.dht_get_peers(lt.sha1_hash(raw))
-        traversal, queries, peers, done = None, 0, set(), False
+        traversal, queries, to_self, peers, done = None, 0, 0, set(), False
         while not done and time.time() - started < 15:
             ses.wait_for_alert(200)
             for alert in ses.pop_alerts():
                 if isinstance(alert, lt.dht_outgoing_get_peers_alert):
                     if str(alert.info_hash) == text:
                         queries += 1
+                        if tuple(alert.endpoint) == own:
+                            to_self += 1
                 elif isinstance(alert, lt.dht_get_peers_reply_alert):
                     if str(alert.info_hash) == text:
                         peers.update(str(p) for p in alert.peers())
@@ -109,8 +113,8 @@ def lookup(args):
                         traversal = message.split("[", 1)[1].split("]", 1)[0]
                     elif traversal is not None and ("[%s] COMPLETED" % traversal) in message:
                         done = True
-        print("LOOKUP %s %d %d %.3f%s" % (text, queries, len(peers), time.time() - started,
-                                          "" if done else " TIMEOUT"), flush=True)
+        print("LOOKUP %s %d %d %.3f self=%d%s" % (text, queries, len(peers), time.time() - started,
+                                                  to_self, "" if done else " TIMEOUT"), flush=True)
     return 0
 
 

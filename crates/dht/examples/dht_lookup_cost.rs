@@ -135,6 +135,7 @@ fn libtorrent_lookups(
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut costs = Vec::new();
+    let mut to_itself = 0;
     for line in text.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields.as_slice() {
@@ -156,6 +157,7 @@ fn libtorrent_lookups(
             _ => {}
         }
     }
+    println!("libtorrent queries to its own address: {to_itself} in all");
     if costs.len() != hashes.len() {
         return Err(format!(
             "libtorrent reported {} lookups of {}",
