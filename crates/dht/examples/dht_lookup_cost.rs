@@ -146,9 +146,18 @@ fn libtorrent_lookups(
                     peers.parse::<i64>().map_err(|_| parse("peers"))?.max(0) as usize,
                     seconds.parse().map_err(|_| parse("seconds"))?,
                 );
-                let note = if rest.is_empty() { "" } else { " (timed out)" };
+                let to_self = rest
+                    .first()
+                    .and_then(|f| f.strip_prefix("self="))
+                    .unwrap_or("?");
+                to_itself += to_self.parse::<u32>().unwrap_or(0);
+                let note = if rest.contains(&"TIMEOUT") {
+                    " (timed out)"
+                } else {
+                    ""
+                };
                 println!(
-                    "libtorrent {hash} {} {} {:.3}{note}",
+                    "libtorrent {hash} {} {} {:.3} ({to_self} to itself){note}",
                     cost.0, cost.1, cost.2
                 );
                 costs.push(cost);
