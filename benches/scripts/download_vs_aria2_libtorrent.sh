@@ -68,7 +68,7 @@ PIECE=$("$SWARM_BIN" show "$TORRENT" --json | /usr/bin/python3 -c 'import json,s
 
 run_tool() { # tool out_dir -> the command line
     case "$1" in
-    swarm) echo "$SWARM_BIN download $TORRENT -o $2 -q --bind 127.0.0.1 --port 0" ;;
+    swarm) echo "$SWARM_BIN download $TORRENT -o $2 -q --bind 127.0.0.1 --port 0 --no-dht" ;;
     aria2c) echo "aria2c -d $2 --seed-time=0 --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false --file-allocation=none --summary-interval=0 --console-log-level=error --listen-port=$((PORT + 1)) $TORRENT" ;;
     libtorrent) echo "/usr/bin/python3 $LT_PEER leech $TORRENT $2 --timeout 600" ;;
     esac
