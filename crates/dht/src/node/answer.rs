@@ -39,7 +39,7 @@ impl Node {
         match query.method {
             Method::Ping => {}
             Method::FindNode { target, want } => {
-                self.fill_nodes(now, &mut response, &target, want, family);
+                self.fill_nodes(now, &mut response, &target, want, from);
             }
             Method::GetPeers {
                 info_hash,
@@ -67,7 +67,7 @@ impl Node {
                     response.seeds_bloom = Some(Box::new(*seeds.as_bytes()));
                     response.peers_bloom = Some(Box::new(*peers.as_bytes()));
                 }
-                self.fill_nodes(now, &mut response, &NodeId(info_hash.0), want, family);
+                self.fill_nodes(now, &mut response, &NodeId(info_hash.0), want, from);
             }
             Method::AnnouncePeer {
                 info_hash,
@@ -97,7 +97,7 @@ impl Node {
                 response.samples = Some(samples);
                 response.num = Some(u32::try_from(num).unwrap_or(u32::MAX));
                 response.interval = Some(self.config.sample_interval);
-                self.fill_nodes(now, &mut response, &target, want, family);
+                self.fill_nodes(now, &mut response, &target, want, from);
             }
             Method::Unknown { .. } => {
                 let error = Message::error(transaction_id, ERROR_METHOD_UNKNOWN, "method unknown");
@@ -149,17 +149,24 @@ impl Node {
         response: &mut Response,
         target: &NodeId,
         want: Option<Want>,
-        asker: Family,
+        asker: SocketAddr,
     ) {
+        let family = Family::of(&asker);
         let want = want.unwrap_or(Want {
-            v4: asker == Family::V4,
-            v6: asker == Family::V6,
+            v4: family == Family::V4,
+            v6: family == Family::V6,
         });
+        // Never the asker itself: a node handed its own address queries itself.
+        let others = |mut nodes: Vec<NodeInfo>| {
+            nodes.retain(|node| node.addr != asker);
+            nodes.truncate(K);
+            nodes
+        };
         if want.v4 && self.config.ipv4 {
-            response.nodes = self.table4.closest(now, target, K);
+            response.nodes = others(self.table4.closest(now, target, K + 1));
         }
         if want.v6 && self.config.ipv6 {
-            response.nodes6 = self.table6.closest(now, target, K);
+            response.nodes6 = others(self.table6.closest(now, target, K + 1));
         }
     }
 

@@ -134,6 +134,46 @@ fn nodes_bootstrap_announce_and_find_each_other() {
 }
 
 #[test]
+fn an_asker_is_never_handed_its_own_address() {
+    let addrs: Vec<SocketAddr> = (1..=6).map(local).collect();
+    let mut net = Net::new(&addrs, &NodeConfig::local_network());
+    let now = net.now;
+    for addr in &addrs[1..] {
+        net.node(*addr).bootstrap(now, [addrs[0]]);
+    }
+    net.run(20, Duration::from_millis(500));
+    let now = net.now;
+    let asker = addrs[3];
+    let asker_id = net.node(asker).id();
+    let router = net.node(addrs[0]);
+    assert!(
+        router.stats(now).table4.good >= 5,
+        "the router knows everyone"
+    );
+    for (tid, target) in [
+        (b"f1", asker_id),
+        (b"f2", NodeId([0; 20])),
+        (b"f3", NodeId([0xff; 20])),
+    ] {
+        let query = Message::query(
+            tid.to_vec(),
+            asker_id,
+            Method::FindNode { target, want: None },
+        );
+        let answer = ask(router, now, asker, &query).expect("an answer");
+        let Body::Response(response) = answer.body else {
+            panic!("a response: {answer:?}");
+        };
+        assert!(!response.nodes.is_empty());
+        assert!(
+            response.nodes.iter().all(|node| node.addr != asker),
+            "{:?}",
+            response.nodes
+        );
+    }
+}
+
+#[test]
 fn a_finished_lookup_names_the_closest_nodes_that_answered() {
     let addrs: Vec<SocketAddr> = (1..=12).map(local).collect();
     let mut net = Net::new(&addrs, &NodeConfig::local_network());
