@@ -139,7 +139,7 @@ impl Gateway {
                     socket,
                     &config.dht,
                     &config.storage.data_dir,
-                    peer_announce.port(),
+                    peer_announce,
                     &mut registry,
                 )
                 .context("starting the DHT node")?,

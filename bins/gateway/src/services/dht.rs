@@ -6,6 +6,7 @@
 //! data folder (`dht.dat`), so a restart keeps its id and needs no router. Its health is real:
 //! the routing table's good nodes, and how many of the recent lookups got answers.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,16 +51,20 @@ pub(crate) struct DhtAnswer {
 }
 
 impl DhtService {
-    /// A node on `socket`, its state in `data_dir/dht.dat`, announcing `peer_port`.
+    /// A node on `socket`, its state in `data_dir/dht.dat`, announcing the gateway's `peer`
+    /// (its announced peer address: its port always, its IP as the node's public one when it
+    /// is neither unspecified nor loopback).
     pub(crate) fn start(
         socket: UdpSocket,
         config: &DhtServiceConfig,
         data_dir: &Path,
-        peer_port: u16,
+        peer: SocketAddr,
         registry: &mut Registry,
     ) -> anyhow::Result<DhtService> {
+        let public = peer.ip();
         let node = NodeConfig {
             version: Some(b"SG01".to_vec()),
+            public_ip: (!public.is_unspecified() && !public.is_loopback()).then_some(public),
             ..NodeConfig::default()
         };
         let dht = Dht::start(
@@ -109,7 +114,7 @@ impl DhtService {
         });
         Ok(DhtService {
             dht,
-            peer_port,
+            peer_port: peer.port(),
             window: Mutex::new((Instant::now(), 0, 0)),
         })
     }

@@ -1,6 +1,6 @@
 //! How a node behaves: its families, its limits and its timers, with libtorrent-like defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::id::NodeId;
@@ -20,6 +20,10 @@ pub struct NodeConfig {
     /// announced with `implied_port`, its IP (when not unspecified) the node's own address
     /// until answering nodes agree on an external one; see [`Node::own_addr`](crate::Node::own_addr).
     pub local_addr: Option<SocketAddr>,
+    /// The IP other nodes reach this node at, when the operator knows it (a server behind a
+    /// known address, bound to 0.0.0.0): its own peer is then given in get_peers answers from
+    /// the start, not only once answering nodes agree on its external address.
+    pub public_ip: Option<IpAddr>,
     /// The node has an IPv4 socket.
     pub ipv4: bool,
     /// The node has an IPv6 socket (BEP 32).
@@ -63,6 +67,7 @@ impl Default for NodeConfig {
         NodeConfig {
             id: None,
             local_addr: None,
+            public_ip: None,
             ipv4: true,
             ipv6: false,
             read_only: false,

@@ -231,14 +231,18 @@ impl Node {
         self.own.remove(info_hash);
     }
 
-    /// Where other nodes reach this one: the public address answering nodes agreed on (BEP 42
-    /// `ip`), else the socket's address ([`NodeConfig::local_addr`]) when it names an IP;
+    /// Where other nodes reach this one: the operator's [`NodeConfig::public_ip`], else the
+    /// public address answering nodes agreed on (BEP 42 `ip`), else the socket's address
+    /// ([`NodeConfig::local_addr`]) when it names an IP;
     /// `None` while neither is known. The port is always the local one.
     pub fn own_addr(&self) -> Option<SocketAddr> {
         let local = self.config.local_addr?;
+        let same_family = |ip: &IpAddr| ip.is_ipv4() == local.is_ipv4();
         let ip = self
-            .external
-            .filter(|ip| ip.is_ipv4() == local.is_ipv4())
+            .config
+            .public_ip
+            .filter(same_family)
+            .or(self.external.filter(same_family))
             .unwrap_or(local.ip());
         (!ip.is_unspecified()).then_some(SocketAddr::new(ip, local.port()))
     }

@@ -263,3 +263,30 @@ async fn binding_a_taken_address_says_which() {
     );
     assert!(error.to_string().contains(&addr.to_string()));
 }
+
+#[tokio::test]
+async fn a_node_on_every_address_gives_its_own_peer_once_it_knows_its_public_ip() {
+    let info_hash = InfoHashV1([0x23; 20]);
+    let own: SocketAddr = "127.0.0.1:6998".parse().expect("address");
+    for public_ip in [None, Some(own.ip())] {
+        let mut server_config = config(&[], 40);
+        server_config.node.public_ip = public_ip;
+        let server = Dht::bind("0.0.0.0:0".parse().expect("address"), server_config)
+            .await
+            .expect("bind");
+        server.keep_announcing(info_hash, Some(own.port()), true);
+        let reach: SocketAddr = ([127, 0, 0, 1], server.local_addr().port()).into();
+        let client = node("127.0.0.1:0", &[reach], 41).await;
+        wait_for_nodes(&client, 1).await;
+        let (peers, report) = client.get_peers(info_hash).finish().await.expect("runs");
+        assert!(report.stats.answers >= 1, "{report:?}");
+        // Bound to 0.0.0.0 and told nothing, it cannot say where it is; told, it can.
+        assert_eq!(
+            peers.contains(&own),
+            public_ip.is_some(),
+            "{public_ip:?}: {peers:?}"
+        );
+        client.shutdown().await.expect("shutdown");
+        server.shutdown().await.expect("shutdown");
+    }
+}
