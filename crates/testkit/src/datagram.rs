@@ -8,12 +8,12 @@
 //!
 //! The model is documented on [`SimUdp`].
 
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use crate::events::Scheduled;
 use crate::net::{MAX_OFFSET, SIM_PORT};
 use crate::rng::SimRng;
 
@@ -44,34 +44,6 @@ enum Pending {
     Wake {
         host: HostId,
     },
-}
-
-/// An event with its time; ordered so that `BinaryHeap` pops the earliest, ties by `seq`.
-struct Scheduled {
-    at: Duration,
-    seq: u64,
-    pending: Pending,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: the heap's maximum is the earliest event.
-        (other.at, other.seq).cmp(&(self.at, self.seq))
-    }
 }
 
 /// A deterministic in-memory datagram network on a virtual clock.
@@ -133,7 +105,7 @@ pub struct SimUdp {
     by_addr: HashMap<SocketAddr, HostId>,
     /// Addresses handed out by `add_host` so far.
     next_auto: u32,
-    queue: BinaryHeap<Scheduled>,
+    queue: BinaryHeap<Scheduled<Pending>>,
     seq: u64,
     stats: UdpStats,
 }
@@ -338,7 +310,9 @@ impl SimUdp {
             if next.at > deadline {
                 break;
             }
-            let Scheduled { at, pending, .. } = self.queue.pop().expect("peeked");
+            let Scheduled {
+                at, event: pending, ..
+            } = self.queue.pop().expect("peeked");
             self.now = self.now.max(at);
             if let Some(event) = self.happen(at, pending) {
                 return Some(event);
@@ -397,7 +371,7 @@ impl SimUdp {
         self.queue.push(Scheduled {
             at: at.min(MAX_OFFSET),
             seq,
-            pending,
+            event: pending,
         });
     }
 

@@ -54,28 +54,29 @@ impl Event {
 }
 
 /// An event with its time; ordered so that `BinaryHeap` pops the earliest, ties by `seq`.
+/// Both simulated networks use it (byte pipes with [`Event`], datagrams with their own).
 #[derive(Debug)]
-pub(crate) struct Scheduled {
+pub(crate) struct Scheduled<E = Event> {
     pub(crate) at: Duration,
     pub(crate) seq: u64,
-    pub(crate) event: Event,
+    pub(crate) event: E,
 }
 
-impl PartialEq for Scheduled {
+impl<E> PartialEq for Scheduled<E> {
     fn eq(&self, other: &Self) -> bool {
         (self.at, self.seq) == (other.at, other.seq)
     }
 }
 
-impl Eq for Scheduled {}
+impl<E> Eq for Scheduled<E> {}
 
-impl PartialOrd for Scheduled {
+impl<E> PartialOrd for Scheduled<E> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Scheduled {
+impl<E> Ord for Scheduled<E> {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: the heap's maximum is the earliest event.
         (other.at, other.seq).cmp(&(self.at, self.seq))

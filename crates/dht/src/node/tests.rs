@@ -87,19 +87,26 @@ impl Net {
     }
 }
 
+/// `nodes` local nodes, every one but the first bootstrapped from the first, after `rounds`
+/// half-second steps.
+fn joined_through_the_first(nodes: u8, rounds: usize) -> (Net, Vec<SocketAddr>) {
+    let addrs: Vec<SocketAddr> = (1..=nodes).map(local).collect();
+    let mut net = Net::new(&addrs, &NodeConfig::local_network());
+    let now = net.now;
+    for addr in &addrs[1..] {
+        net.node(*addr).bootstrap(now, [addrs[0]]);
+    }
+    net.run(rounds, Duration::from_millis(500));
+    (net, addrs)
+}
+
 fn local(n: u8) -> SocketAddr {
     SocketAddr::from(([127, 0, n, 1], 6881))
 }
 
 #[test]
 fn nodes_bootstrap_announce_and_find_each_other() {
-    let addrs: Vec<SocketAddr> = (1..=12).map(local).collect();
-    let mut net = Net::new(&addrs, &NodeConfig::local_network());
-    let now = net.now;
-    for addr in &addrs[1..] {
-        net.node(*addr).bootstrap(now, [addrs[0]]);
-    }
-    net.run(30, Duration::from_millis(500));
+    let (mut net, addrs) = joined_through_the_first(12, 30);
     let now = net.now;
     for addr in &addrs[1..] {
         assert!(
@@ -135,13 +142,7 @@ fn nodes_bootstrap_announce_and_find_each_other() {
 
 #[test]
 fn an_asker_is_never_handed_its_own_address() {
-    let addrs: Vec<SocketAddr> = (1..=6).map(local).collect();
-    let mut net = Net::new(&addrs, &NodeConfig::local_network());
-    let now = net.now;
-    for addr in &addrs[1..] {
-        net.node(*addr).bootstrap(now, [addrs[0]]);
-    }
-    net.run(20, Duration::from_millis(500));
+    let (mut net, addrs) = joined_through_the_first(6, 20);
     let now = net.now;
     let asker = addrs[3];
     let asker_id = net.node(asker).id();
@@ -175,13 +176,7 @@ fn an_asker_is_never_handed_its_own_address() {
 
 #[test]
 fn a_finished_lookup_names_the_closest_nodes_that_answered() {
-    let addrs: Vec<SocketAddr> = (1..=12).map(local).collect();
-    let mut net = Net::new(&addrs, &NodeConfig::local_network());
-    let now = net.now;
-    for addr in &addrs[1..] {
-        net.node(*addr).bootstrap(now, [addrs[0]]);
-    }
-    net.run(30, Duration::from_millis(500));
+    let (mut net, addrs) = joined_through_the_first(12, 30);
     let target = InfoHashV1([0x99; 20]);
     let asker = addrs[4];
     let now = net.now;
@@ -428,13 +423,7 @@ fn answers_stay_within_the_amplification_bound() {
 
 #[test]
 fn a_restarted_node_keeps_its_id_and_finds_its_nodes_without_a_router() {
-    let addrs: Vec<SocketAddr> = (1..=6).map(local).collect();
-    let mut net = Net::new(&addrs, &NodeConfig::local_network());
-    let now = net.now;
-    for addr in &addrs[1..] {
-        net.node(*addr).bootstrap(now, [addrs[0]]);
-    }
-    net.run(20, Duration::from_millis(500));
+    let (mut net, addrs) = joined_through_the_first(6, 20);
     let now = net.now;
     let saved = net.node(addrs[3]).save(now);
     let old_id = net.node(addrs[3]).id();
