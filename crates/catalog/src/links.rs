@@ -115,13 +115,15 @@ impl Links {
             .expect("a valid stored info dictionary")
     }
 
-    /// The magnet link: info-hash, name, trackers, web seed.
+    /// The magnet link: info-hash, name, trackers, web seed (`ws`) and the .torrent's URL
+    /// (`xs`), so a client can take the metadata over HTTP instead of from peers.
     pub fn magnet(&self, sha256: &Sha256, info_hash: InfoHashV1, name: &str) -> String {
         Magnet {
             info_hash: InfoHash::V1(info_hash),
             display_name: Some(name.to_owned()),
             trackers: self.trackers(),
             web_seeds: vec![self.webseed(sha256)],
+            exact_sources: vec![self.torrent(sha256)],
             peers: Vec::new(),
             selected_files: Vec::new(),
         }

@@ -1,6 +1,6 @@
 //! Magnet links (BEP 9, BEP 53): parse and format.
 //!
-//! `magnet:?xt=urn:btih:<40 hex | 32 base32>&xt=urn:btmh:1220<64 hex>&dn=..&tr=..&ws=..&x.pe=..&so=..`
+//! `magnet:?xt=urn:btih:<40 hex | 32 base32>&xt=urn:btmh:1220<64 hex>&dn=..&tr=..&ws=..&xs=..&x.pe=..&so=..`
 //! A hybrid torrent carries both `xt`s. Values are percent-decoded, and `+` reads as a space as
 //! libtorrent reads it. Unknown parameters are ignored, as every client does; a malformed value
 //! of a parameter we use is an error naming it, not a silent drop, so that a typo in `x.pe`
@@ -26,6 +26,9 @@ pub struct Magnet {
     pub trackers: Vec<String>,
     /// `ws`: web seed URLs (BEP 19).
     pub web_seeds: Vec<String>,
+    /// `xs`: "exact sources", URLs of the .torrent file itself (WebTorrent and aria2 read them;
+    /// a client may fetch the metadata from one instead of asking peers for it).
+    pub exact_sources: Vec<String>,
     /// `x.pe`: peer addresses to contact directly.
     pub peers: Vec<SocketAddr>,
     /// `so`: the indexes of the files to download (BEP 53), ranges expanded, sorted; empty = all.
@@ -40,6 +43,7 @@ impl Magnet {
             display_name: Some(torrent.name().to_string()),
             trackers: torrent.trackers().iter().flatten().cloned().collect(),
             web_seeds: torrent.web_seeds().to_vec(),
+            exact_sources: Vec::new(),
             peers: Vec::new(),
             selected_files: Vec::new(),
         }
@@ -58,6 +62,7 @@ impl Magnet {
             display_name: None,
             trackers: Vec::new(),
             web_seeds: Vec::new(),
+            exact_sources: Vec::new(),
             peers: Vec::new(),
             selected_files: Vec::new(),
         };
@@ -91,6 +96,7 @@ impl Magnet {
                 "dn" => magnet.display_name = Some(value),
                 "tr" if !value.is_empty() => push_unique(&mut magnet.trackers, value),
                 "ws" if !value.is_empty() => push_unique(&mut magnet.web_seeds, value),
+                "xs" if !value.is_empty() => push_unique(&mut magnet.exact_sources, value),
                 "x.pe" => magnet.peers.push(
                     value
                         .parse()
@@ -117,7 +123,7 @@ impl FromStr for Magnet {
 }
 
 impl fmt::Display for Magnet {
-    /// The canonical form: v1 `xt` first, then v2, `dn`, `tr`, `ws`, `x.pe`, `so`.
+    /// The canonical form: v1 `xt` first, then v2, `dn`, `tr`, `ws`, `xs`, `x.pe`, `so`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("magnet:?")?;
         let mut first = true;
@@ -149,6 +155,9 @@ impl fmt::Display for Magnet {
         }
         for seed in &self.web_seeds {
             param(f, "ws", seed, true)?;
+        }
+        for source in &self.exact_sources {
+            param(f, "xs", source, true)?;
         }
         for peer in &self.peers {
             param(f, "x.pe", &peer.to_string(), true)?;
@@ -257,7 +266,7 @@ mod tests {
     fn parses_every_parameter() {
         let uri = "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=Big+Buck%20Bunny\
                    &tr=udp%3A%2F%2Ftracker.example%3A80&tr.1=http://t2/announce&ws=http://seed/file\
-                   &x.pe=127.0.0.1:6881&x.pe=[::1]:51413&so=0,2,4-6&foo=bar";
+                   &xs=http%3A%2F%2Fseed%2Ff.torrent&x.pe=127.0.0.1:6881&x.pe=[::1]:51413&so=0,2,4-6&foo=bar";
         let m = Magnet::parse(uri).unwrap();
         assert_eq!(
             m.info_hash.v1().unwrap().to_hex(),
@@ -269,6 +278,7 @@ mod tests {
             ["udp://tracker.example:80", "http://t2/announce"]
         );
         assert_eq!(m.web_seeds, ["http://seed/file"]);
+        assert_eq!(m.exact_sources, ["http://seed/f.torrent"]);
         assert_eq!(m.peers.len(), 2);
         assert_eq!(m.selected_files, [0, 2, 4, 5, 6]);
     }
@@ -295,6 +305,7 @@ mod tests {
             display_name: Some("a & b/ü".into()),
             trackers: vec!["http://t/announce?x=1&y=2".into()],
             web_seeds: vec!["http://w/f".into()],
+            exact_sources: vec!["http://w/f.torrent?a=1&b=2".into()],
             peers: vec!["10.0.0.1:1".parse().unwrap()],
             selected_files: vec![0, 1, 2, 7],
         };

@@ -106,6 +106,7 @@ pub(crate) fn check_answer(gateway: &Gateway, stored: &Stored) {
     );
     assert_eq!(magnet.trackers, [announce.clone(), udp.clone()]);
     assert_eq!(magnet.web_seeds, [stored.field("webseed_url")]);
+    assert_eq!(magnet.exact_sources, [stored.field("torrent_url")]);
     assert_eq!(magnet.display_name.as_deref(), Some(stored.field("name")));
 
     let response = gateway.get(&format!("/api/torrent/{sha}.torrent"));

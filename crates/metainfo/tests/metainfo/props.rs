@@ -66,7 +66,7 @@ proptest! {
         };
         let mut unique = Vec::new();
         for t in trackers { if !unique.contains(&t) { unique.push(t) } }
-        let magnet = Magnet { info_hash, display_name: name, trackers: unique, web_seeds: vec![], peers: vec![], selected_files: selected.into_iter().collect() };
+        let magnet = Magnet { info_hash, display_name: name, trackers: unique, web_seeds: vec![], exact_sources: vec![], peers: vec![], selected_files: selected.into_iter().collect() };
         prop_assert_eq!(Magnet::parse(&magnet.to_string()).unwrap(), magnet);
     }
 
