@@ -48,6 +48,19 @@ pub enum CatalogError {
     /// `Retry-After`; nothing was kept.
     #[error("the store is busy: retry shortly")]
     Busy,
+    /// The upload hashed to none of [`PublishRequest::expected_sha256`](crate::PublishRequest).
+    /// HTTP: 409 (Blossom); nothing was kept.
+    #[error("the upload hashes to {actual}, not to the hash it was announced with")]
+    HashMismatch {
+        /// The sha256 of the bytes received.
+        actual: Sha256,
+    },
+    /// No stored file has this sha256. HTTP: 404.
+    #[error("no stored file has the sha256 {sha256}")]
+    NotFound {
+        /// The address asked for.
+        sha256: Sha256,
+    },
     /// The disk is full. HTTP: 507; nothing was kept.
     #[error("no space left to store the upload")]
     DiskFull,

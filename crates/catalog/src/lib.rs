@@ -60,6 +60,7 @@ mod error;
 mod links;
 mod media;
 mod observer;
+mod owners;
 mod publish;
 #[cfg(feature = "tokio")]
 mod pump;
@@ -70,6 +71,7 @@ pub use error::CatalogError;
 pub use links::{Links, sanitize_name};
 pub use media::{OCTET_STREAM, detect_media_type};
 pub use observer::CatalogObserver;
+pub use owners::Disowned;
 pub use publish::{PublishRequest, Published};
 #[cfg(feature = "tokio")]
 pub use pump::publish_stream;

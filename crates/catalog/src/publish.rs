@@ -41,6 +41,10 @@ pub struct PublishRequest {
     pub max_size: u64,
     /// The length the upload announced (`Content-Length`), checked against what arrives.
     pub expected_size: Option<u64>,
+    /// When not empty, the upload's sha256 must be one of these (Blossom's `X-SHA-256` header
+    /// or the authorization's `x` tags, a mirror's announced hash): otherwise it is
+    /// [`CatalogError::HashMismatch`] and nothing is kept, no bytes and no owner.
+    pub expected_sha256: Vec<Sha256>,
 }
 
 /// What a publish produced.
@@ -75,6 +79,14 @@ impl Catalog {
             request.declared_type.as_deref(),
         );
         let commit = self.begin();
+        if !request.expected_sha256.is_empty()
+            && !request.expected_sha256.contains(&ingested.sha256)
+        {
+            self.remove_unrecorded(&ingested.sha256);
+            return Err(CatalogError::HashMismatch {
+                actual: ingested.sha256,
+            });
+        }
         if let Some(entry) = self.get(&ingested.sha256) {
             let entry = self.add_owner(&commit, entry, request.owner)?;
             return Ok(Published {
@@ -97,7 +109,15 @@ impl Catalog {
     /// Deletes a stored file; `false` when it was not stored. See the module docs for the order.
     /// A metadata failure leaves the file served as before.
     pub fn delete(&self, sha256: &Sha256) -> Result<bool, CatalogError> {
-        let commit = self.begin();
+        self.delete_under(&self.begin(), sha256)
+    }
+
+    /// [`Catalog::delete`] under a commit already taken.
+    pub(crate) fn delete_under(
+        &self,
+        commit: &Commit<'_>,
+        sha256: &Sha256,
+    ) -> Result<bool, CatalogError> {
         let served = commit.unpublish(sha256);
         let recorded = match self.meta.delete(sha256) {
             Ok(_) => true,
@@ -188,7 +208,7 @@ impl Catalog {
     }
 
     /// `entry` with `owner` among its owners (recorded first).
-    fn add_owner(
+    pub(crate) fn add_owner(
         &self,
         commit: &Commit<'_>,
         entry: Arc<Entry>,

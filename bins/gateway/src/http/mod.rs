@@ -159,6 +159,12 @@ impl From<CatalogError> for ApiError {
                 "disk_full",
                 error.to_string(),
             ),
+            CatalogError::HashMismatch { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "hash_mismatch", error.to_string())
+            }
+            CatalogError::NotFound { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
+            }
             other => ApiError::internal(other),
         }
     }
