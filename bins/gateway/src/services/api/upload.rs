@@ -105,7 +105,7 @@ async fn accept(
                 declared_type: field.content_type().map(str::to_owned),
                 owner: None,
                 max_size: max,
-                expected_size: None,
+                ..PublishRequest::default()
             };
             return Ok(publish_stream(catalog, field, request, idle).await?);
         }
@@ -124,6 +124,7 @@ async fn accept(
         owner: None,
         max_size: max,
         expected_size: declared,
+        expected_sha256: Vec::new(),
     };
     let body = request.into_body().into_data_stream();
     Ok(publish_stream(catalog, body, request_fields, idle).await?)
