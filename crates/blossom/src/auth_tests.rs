@@ -114,14 +114,34 @@ fn a_valid_event_of_another_kind_and_tampered_events_are_refused() {
     );
 }
 
+/// Legacy `buds/01.md` `get` token with a full-URL `server` tag (spec 2.16: valid).
+const GET_SERVER_VECTOR: &str = r#"{"id":"d9484f18533d5e36f000f902a45b15a7eecf5fbfcb046789756d57ea87115dc5","pubkey":"b5f07faa8d3529f03bd898a23dfb3257bab8d8f5490777c46076ff9647e205dc","kind":24242,"content":"Get blobs from example.com","created_at":1708771927,"tags":[["t","get"],["expiration","1708857340"],["server","https://cdn.example.com/"]],"sig":"e402ade78e1714d40cd6bd3091bc5f4ada8e904e90301b5a2b9b5f0b6e95ce908d4f22b15e9fb86f8268a2131f8adbb3d1f0e7e7afd1ab0f4f08acb15822a999"}"#;
+/// Legacy `buds/01.md` `get` token whose id does not hash (spec 2.16: invalid id).
+const GET_BAD_ID_VECTOR: &str = r#"{"id":"06d4842b9d7f8bf72440471704de4efa9ef8f0348e366d097405573994f66294","pubkey":"ec0d11351457798907a3900fe465bfdc3b081be6efeb3d68c4d67774c0bc1f9a","kind":24242,"content":"Get bitcoin.pdf","created_at":1708771927,"tags":[["t","get"],["expiration","1708857340"],["x","b1674191a88ec5cdd733e4240a81803105dc412d6c6708d53ab94fc248f4f553"]],"sig":"22ecb5116ba143e4c3d6dc4b53d549aed6970ec455f6d25d145e0ad1fd7c0e26c465b2e92d5fdf699c7050fa43e6a41f087ef167208d4f06425f61548168fd7f"}"#;
+
 #[test]
-fn the_invalid_id_vectors_of_the_spec_are_refused() {
-    // BUD-11's own example (spec 2.13): its id does not hash, and it expires before it is made.
-    let bud11 = r#"{"id":"7a1735c3852c8f0ef2e8a8fbb1ae4b7e8a2e7e3e2d2b7c8a3b1e5d0c9f8e7d6c","pubkey":"b53185b9f27962ebdf76b8a9b0a84cd8b27f9f3d4abd59f715788a3bf9e7f75e","kind":24242,"content":"Upload bitcoin.pdf","created_at":1772019044,"tags":[["t","upload"],["x","b1674191a88ec5cdd733e4240a81803105dc412d6c6708d53ab94fc248f4f553"],["expiration","1708858680"]],"sig":"d0d58c92afb3f4f1925120b99c39cffe77d93e82f488c5f8f482e8f97df75c5357175b5098c338661c37d1074b0a18ab5e75a9df08967bfb200930ec6a76562f"}"#;
+fn the_get_vectors_of_the_spec_a_url_server_tag_and_an_invalid_id() {
+    let get = AuthRequest {
+        verb: Verb::Get,
+        x: XRule::IfScoped(pdf()),
+    };
+    let now = 1_708_800_000;
+    let header = format!("Nostr {}", standard(GET_SERVER_VECTOR));
+    let auth = authorize(&header, &get, now, &rules()).unwrap();
     assert_eq!(
-        parse_authorization(&format!("Nostr {}", standard(bud11))),
-        Err(AuthError::BadId)
+        auth.pubkey.to_hex(),
+        "b5f07faa8d3529f03bd898a23dfb3257bab8d8f5490777c46076ff9647e205dc"
     );
+    let elsewhere = AuthRules {
+        servers: vec!["https://other.example:443".into()],
+        max_skew: 60,
+    };
+    assert_eq!(
+        authorize(&header, &get, now, &elsewhere),
+        Err(AuthError::WrongServer)
+    );
+    let bad = format!("Nostr {}", url_safe(GET_BAD_ID_VECTOR));
+    assert_eq!(authorize(&bad, &get, now, &rules()), Err(AuthError::BadId));
 }
 
 #[test]
