@@ -138,7 +138,7 @@ pub enum StoreError {
     Io(String),
 }
 
-/// The storage a Blossom router serves: blobs by sha256, their owners, and
+/// The storage a Blossom [`router`](crate::router()) serves: blobs by sha256, their owners, and
 /// reports. Every method blocks; see the module docs for the rules an implementation keeps.
 pub trait BlobStore: Send + Sync + 'static {
     /// The blob at this address, or `None` when it is not stored.
