@@ -28,6 +28,7 @@ use crate::http::{self, Guard, HttpCounters, IpRateLimit};
 use crate::lock::DataDirLock;
 use crate::services::Service;
 use crate::services::api::ApiService;
+use crate::services::blossom::{BlossomService, default_blossom_url};
 use crate::services::dht::DhtService;
 use crate::services::seeder::SeederService;
 use crate::services::status::{Sources, StatusService};
@@ -46,6 +47,8 @@ pub struct Bound {
     pub peer: SocketAddr,
     /// The DHT node, unless `--no-dht`.
     pub dht: Option<SocketAddr>,
+    /// The Blossom server, unless `--no-blossom`.
+    pub blossom: Option<SocketAddr>,
 }
 
 /// A running gateway.
@@ -85,18 +88,40 @@ impl Gateway {
             ),
             false => None,
         };
+        let blossom_listener = match config.blossom.enabled {
+            true => Some(
+                TcpListener::bind(config.blossom.addr)
+                    .await
+                    .with_context(|| {
+                        format!("binding the Blossom address {}", config.blossom.addr)
+                    })?,
+            ),
+            false => None,
+        };
         let bound = Bound {
             http: http_listener.local_addr()?,
             udp: udp.local_addr()?,
             peer: peers.local_addr()?,
             dht: dht_socket.as_ref().map(|s| s.local_addr()).transpose()?,
+            blossom: blossom_listener
+                .as_ref()
+                .map(|l| l.local_addr())
+                .transpose()?,
         };
         let public_url = config
             .http
             .public_url
             .clone()
             .unwrap_or_else(|| default_public_url(bound.http));
-        let links = Links::new(&public_url, Some(bound.udp));
+        let mut links = Links::new(&public_url, Some(bound.udp));
+        if let Some(addr) = bound.blossom {
+            let base = config
+                .blossom
+                .public_url
+                .clone()
+                .unwrap_or_else(|| default_blossom_url(&public_url, addr));
+            links = links.with_blossom(&base);
+        }
         let peer_announce = config
             .peers
             .announce_addr
@@ -146,6 +171,20 @@ impl Gateway {
             )),
             None => None,
         };
+        let blossom = match blossom_listener {
+            Some(listener) => Some(Arc::new(
+                BlossomService::new(
+                    listener,
+                    Arc::clone(&catalog),
+                    &config.blossom,
+                    &config.api,
+                    &config.storage.data_dir,
+                    &mut registry,
+                )
+                .context("starting the Blossom server")?,
+            )),
+            None => None,
+        };
         catalog.observe(Arc::clone(&seeder) as _);
         catalog.observe(Arc::clone(&tracker) as _);
         if let Some(dht) = &dht {
@@ -160,6 +199,9 @@ impl Gateway {
         ];
         if let Some(dht) = &dht {
             services.push(Arc::clone(dht) as _);
+        }
+        if let Some(blossom) = &blossom {
+            services.push(Arc::clone(blossom) as _);
         }
         let guard = Arc::new(Guard {
             request_limit: IpRateLimit::per_second(config.http.requests_per_second),
@@ -296,6 +338,7 @@ fn write_addresses(path: &Path, bound: &Bound) -> anyhow::Result<()> {
         "udp_tracker": bound.udp.to_string(),
         "peers": bound.peer.to_string(),
         "dht": bound.dht.map(|addr| addr.to_string()),
+        "blossom": bound.blossom.map(|addr| addr.to_string()),
     })
     .to_string();
     let partial = path.with_extension(format!("partial{}", std::process::id()));
@@ -346,6 +389,7 @@ mod tests {
             udp: "127.0.0.1:4002".parse().unwrap(),
             peer: "127.0.0.1:4003".parse().unwrap(),
             dht: Some("127.0.0.1:4004".parse().unwrap()),
+            blossom: Some("127.0.0.1:4005".parse().unwrap()),
         };
         write_addresses(&path, &bound).unwrap();
         let written: serde_json::Value =
@@ -354,6 +398,7 @@ mod tests {
         assert_eq!(written["udp_tracker"], "127.0.0.1:4002");
         assert_eq!(written["peers"], "127.0.0.1:4003");
         assert_eq!(written["dht"], "127.0.0.1:4004");
+        assert_eq!(written["blossom"], "127.0.0.1:4005");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

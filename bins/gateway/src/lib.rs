@@ -33,6 +33,7 @@ mod services;
 mod settings;
 
 pub use gateway::{Bound, Gateway};
+pub use settings::blossom;
 pub use settings::sections;
 pub use settings::{
     ApiConfig, Config, DhtServiceConfig, HttpConfig, PeerConfig, Settings, StorageConfig,

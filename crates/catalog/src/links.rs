@@ -53,6 +53,7 @@ pub(crate) fn info_dictionary(
 pub struct Links {
     base: String,
     udp_tracker: Option<String>,
+    blossom: Option<String>,
 }
 
 impl Links {
@@ -64,7 +65,23 @@ impl Links {
             let host = host_of(&base).unwrap_or_else(|| addr.ip().to_string());
             format!("udp://{host}:{}/announce", addr.port())
         });
-        Links { base, udp_tracker }
+        Links {
+            base,
+            udp_tracker,
+            blossom: None,
+        }
+    }
+
+    /// The same links with a Blossom server at `base` (no trailing slash): every stored file is
+    /// also a blob there.
+    pub fn with_blossom(mut self, base: &str) -> Links {
+        self.blossom = Some(base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The Blossom server's base URL, if the files are served there too.
+    pub fn blossom_base(&self) -> Option<&str> {
+        self.blossom.as_deref()
     }
 
     /// The public base URL.

@@ -9,15 +9,18 @@
 //! | [`tracker::TrackerService`] | `[tracker]` | `/announce`, `/scrape`, UDP (BEP 15) | the catalog (allow-list, own peer) |
 //! | [`seeder::SeederService`] | `[peers]` | the peer port (BEP 3, 9, 10) | the catalog (seeded torrents), the tracker (leechers to dial) |
 //! | [`dht::DhtService`] | `[dht]` | UDP 6883 (BEP 5, 32, 33, 42, 43, 51) | the catalog (every stored torrent announced) |
+//! | [`blossom::BlossomService`] | `[blossom]` | its own port, 8082 (BUD-01/02/04/06/08/09/11/12) | |
 //! | [`status::StatusService`] | | `/api/stats`, `/api/p2p/stats`, `/api/health`, `/api/diagnostics`, `/api/webseed/health`, `/metrics` | every other service's figures |
 //!
 //! A service is built from its configuration and what it needs of the others, then plugged
 //! in by `Gateway::start`: its routes are merged into the one HTTP port (behind the common
 //! guards), its background work is started on the one [`Supervisor`] under the one shutdown,
 //! and, if it serves stored files, it is registered once as a catalog observer. The next
-//! services (Blossom, Nostr, the web UI) plug in the same way.
+//! services (Nostr, the web UI) plug in the same way; Blossom, which needs its own port, serves
+//! it from its `start`.
 
 pub(crate) mod api;
+pub(crate) mod blossom;
 pub(crate) mod dht;
 pub(crate) mod seeder;
 pub(crate) mod status;

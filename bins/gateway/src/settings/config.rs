@@ -29,6 +29,8 @@ pub struct Config {
     pub peers: PeerConfig,
     /// The DHT node.
     pub dht: DhtServiceConfig,
+    /// The Blossom server.
+    pub blossom: super::blossom::BlossomConfig,
 }
 
 /// `[storage]`.
@@ -132,6 +134,7 @@ impl Config {
             ..Settings::default()
         };
         settings.tracker.udp_addr = Some(any);
+        settings.blossom.addr = Some(any);
         settings
             .resolve_with(Settings::default())
             .expect("the loopback defaults are valid")
@@ -172,7 +175,9 @@ impl Config {
         if s.api.admin_token.as_deref().is_some_and(|t| t.len() < 16) {
             bail!("admin_token must be at least 16 characters");
         }
+        let blossom = s.blossom.validate()?;
         Ok(Config {
+            blossom,
             log: s.log.unwrap_or_else(|| "info".to_owned()),
             addresses_file: s.addresses_file,
             storage: StorageConfig {

@@ -9,6 +9,7 @@
 //! cannot drift apart. A file written for the first gateway, with every key at the top level
 //! (`http_addr = ...`), still loads: each such key is read into its section.
 
+pub mod blossom;
 mod config;
 pub mod sections;
 
@@ -82,6 +83,11 @@ pub struct Settings {
     #[command(flatten)]
     #[serde(default)]
     pub dht: DhtSettings,
+
+    /// `[blossom]`.
+    #[command(flatten)]
+    #[serde(default)]
+    pub blossom: blossom::BlossomSettings,
 }
 
 /// Top-level keys of the first settings files, and the section each now lives in (under its
@@ -159,6 +165,7 @@ impl Settings {
             tracker: self.tracker.over(file.tracker),
             peers: self.peers.over(file.peers),
             dht: self.dht.over(file.dht),
+            blossom: self.blossom.over(file.blossom),
         };
         Config::validate(layered)
     }

@@ -9,6 +9,7 @@
 
 mod api;
 mod bad_input;
+mod blossom;
 mod clients;
 mod dht;
 mod rate_limits;

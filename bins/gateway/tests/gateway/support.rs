@@ -94,6 +94,8 @@ pub(crate) struct Gateway {
     pub(crate) peer: SocketAddr,
     /// The DHT node, unless started with `--no-dht`.
     pub(crate) dht: Option<SocketAddr>,
+    /// `http://127.0.0.1:PORT` of the Blossom server, unless started with `--no-blossom`.
+    pub(crate) blossom: Option<String>,
     /// The data folder.
     pub(crate) data: PathBuf,
     /// Its log (stdout and stderr).
@@ -138,6 +140,7 @@ impl Gateway {
             .args(["--peer-addr", "127.0.0.1:0"])
             // A DHT node on loopback that joins nobody unless a test says so (no public router).
             .args(["--dht-addr", "127.0.0.1:0", "--dht-bootstrap="])
+            .args(["--blossom-addr", "127.0.0.1:0"])
             .arg("--addresses-file")
             .arg(&addresses)
             .args(extra)
@@ -171,6 +174,7 @@ impl Gateway {
         };
         let (http_addr, udp, peer) = (address("http"), address("udp_tracker"), address("peers"));
         let dht = bound["dht"].as_str().and_then(|a| a.parse().ok());
+        let blossom = bound["blossom"].as_str().map(|a| format!("http://{a}"));
         let url = format!("http://{http_addr}");
         let http_client = client();
         loop {
@@ -194,6 +198,7 @@ impl Gateway {
             udp,
             peer,
             dht,
+            blossom,
             data: data.to_path_buf(),
             log,
             extra: extra.to_vec(),

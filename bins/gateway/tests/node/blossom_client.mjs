@@ -11,20 +11,10 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import {
-  createDeleteAuth,
-  createMirrorAuth,
-  createUploadAuth,
-  deleteBlob,
-  downloadBlob,
-  hasBlob,
-  listBlobs,
-  mirrorBlob,
-  reportBlobs,
-  uploadBlob,
-} from "blossom-client-sdk";
+import { Actions, createDeleteAuth, createMirrorAuth, createUploadAuth } from "blossom-client-sdk";
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from "nostr-tools/pure";
 
+const { deleteBlob, downloadBlob, hasBlob, listBlobs, mirrorBlob, reportBlobs, uploadBlob } = Actions;
 const server = process.argv[2];
 if (!server) {
   console.error("usage: node blossom_client.mjs BLOSSOM_URL");
@@ -126,7 +116,8 @@ for (let n = 0; n < 64; n++) {
     {
       kind: 24242,
       created_at: Math.floor(Date.now() / 1000) - 1,
-      content: `Upload legacy ${"x".repeat(n)}`,
+      // ASCII JSON reaches base64's `+` and `/` only through characters such as `>`, `?`, `~`.
+      content: `Upload legacy? ~>${"x".repeat(n)}`,
       tags: [["t", "upload"], ["x", legacyHash], ["expiration", String(Math.floor(Date.now() / 1000) + 600)], ["server", url.host]],
     },
     secret,

@@ -31,6 +31,10 @@ pub(super) struct FileAnswer {
     pub webseed_url: String,
     /// The HTTP download URL.
     pub download_url: String,
+    /// The Blossom URL (`<blossom base>/<sha256>.<ext>`), unless the gateway runs no Blossom
+    /// server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blossom_url: Option<String>,
 }
 
 impl FileAnswer {
@@ -53,6 +57,9 @@ impl FileAnswer {
             torrent_url: links.torrent(&file.sha256),
             webseed_url: links.webseed(&file.sha256),
             download_url: links.download(&file.sha256),
+            blossom_url: links
+                .blossom_base()
+                .map(|base| swarmgate_blossom::blob_url(base, &file.sha256, &file.mime)),
         }
     }
 }
