@@ -30,6 +30,7 @@ use crate::services::Service;
 use crate::services::api::ApiService;
 use crate::services::blossom::{BlossomService, default_blossom_url};
 use crate::services::dht::DhtService;
+use crate::services::mirror::{Mirror, MirrorService};
 use crate::services::seeder::SeederService;
 use crate::services::status::{Sources, StatusService};
 use crate::services::tracker::TrackerService;
@@ -59,6 +60,7 @@ pub struct Gateway {
     public_url: String,
     peer_announce: SocketAddr,
     loaded: Loaded,
+    mirror: Mirror,
     grace: Duration,
     /// Held until the gateway is dropped: one gateway per data folder.
     _lock: DataDirLock,
@@ -185,6 +187,14 @@ impl Gateway {
             )),
             None => None,
         };
+        let mirror = Arc::new(MirrorService::new(
+            Arc::clone(&catalog),
+            &config.mirror,
+            config.api.max_upload_size,
+            config.storage.data_dir.clone(),
+            reachable(bound.peer.ip()),
+            &mut registry,
+        ));
         catalog.observe(Arc::clone(&seeder) as _);
         catalog.observe(Arc::clone(&tracker) as _);
         if let Some(dht) = &dht {
@@ -196,6 +206,7 @@ impl Gateway {
             Arc::clone(&webseed) as _,
             Arc::clone(&tracker) as _,
             Arc::clone(&seeder) as _,
+            Arc::clone(&mirror) as _,
         ];
         if let Some(dht) = &dht {
             services.push(Arc::clone(dht) as _);
@@ -216,6 +227,7 @@ impl Gateway {
             tracker,
             seeder,
             dht,
+            mirror: Arc::clone(&mirror),
             http: counters,
             services: services.clone(),
             registry,
@@ -250,6 +262,7 @@ impl Gateway {
             public_url,
             peer_announce,
             loaded,
+            mirror: mirror.mirror(),
             grace: config.http.request_timeout.max(Duration::from_secs(5)),
             _lock: lock,
         })
@@ -273,6 +286,13 @@ impl Gateway {
     /// What start-up loaded.
     pub fn loaded(&self) -> Loaded {
         self.loaded
+    }
+
+    /// The way into the mirror: each file a followed gateway announces, handed to
+    /// [`Mirror::submit`], is fetched over BitTorrent and its web seeds, verified against its
+    /// announced sha256, then published and seeded here.
+    pub fn mirror(&self) -> Mirror {
+        self.mirror.clone()
     }
 
     /// Stops serving: the HTTP server finishes in-flight requests (for at most the request

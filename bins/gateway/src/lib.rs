@@ -8,7 +8,9 @@
 //! `services/mod.rs`): the HTTP API (upload, files, download, .torrent, magnet), the BEP 19 web
 //! seed, the tracker (swarmgate-tracker, HTTP on the API port and UDP beside it), the seeder
 //! (swarmgate-session, every stored file over the peer wire protocol from one listener), the
-//! DHT node (swarmgate-dht, announcing every stored file) and the status endpoints (JSON statistics, health, Prometheus metrics). A stored file's torrent
+//! DHT node (swarmgate-dht, announcing every stored file), the mirror of files that followed
+//! gateways announce ([`Mirror`], fetched over BitTorrent and web seeds, verified by sha256,
+//! then published) and the status endpoints (JSON statistics, health, Prometheus metrics). A stored file's torrent
 //! is v1, single-file, with 2 MiB pieces (one piece per chunk), its announce this tracker and
 //! its `url-list` this web seed.
 //!
@@ -34,9 +36,10 @@ mod settings;
 
 pub use gateway::{Bound, Gateway};
 pub use settings::blossom;
+pub use services::mirror::{Mirror, MirrorRequest};
 pub use settings::sections;
 pub use settings::{
-    ApiConfig, Config, DhtServiceConfig, HttpConfig, PeerConfig, Settings, StorageConfig,
-    TrackerServiceConfig, parse_size,
+    ApiConfig, Config, DhtServiceConfig, HttpConfig, MirrorConfig, PeerConfig, Settings,
+    StorageConfig, TrackerServiceConfig, parse_size,
 };
 pub use swarmgate_catalog::Loaded;

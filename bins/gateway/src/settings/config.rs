@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::Settings;
-use super::sections::{DhtSettings, HttpSettings, PeerSettings, StorageSettings};
+use super::sections::{DhtSettings, HttpSettings, MirrorSettings, PeerSettings, StorageSettings};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct Config {
     pub dht: DhtServiceConfig,
     /// The Blossom server.
     pub blossom: super::blossom::BlossomConfig,
+    /// The mirror of followed gateways' files.
+    pub mirror: MirrorConfig,
 }
 
 /// `[storage]`.
@@ -106,6 +108,38 @@ pub struct PeerConfig {
     pub announce_addr: Option<SocketAddr>,
     /// Peers at once.
     pub max_peers: usize,
+}
+
+/// `[mirror]`.
+#[derive(Debug, Clone)]
+pub struct MirrorConfig {
+    /// Files fetched at once, at most.
+    pub concurrency: usize,
+    /// Fetches of one file before it is given up.
+    pub max_attempts: u32,
+    /// How long one fetch may take.
+    pub fetch_timeout: Duration,
+    /// The wait before the first retry, doubled at each failure (at most an hour).
+    pub retry_delay: Duration,
+}
+
+impl MirrorConfig {
+    /// From `[mirror]`, with the defaults.
+    fn validate(s: MirrorSettings) -> anyhow::Result<MirrorConfig> {
+        let config = MirrorConfig {
+            concurrency: s.concurrency.unwrap_or(2),
+            max_attempts: s.max_attempts.unwrap_or(5),
+            fetch_timeout: Duration::from_secs(s.fetch_timeout.unwrap_or(3600)),
+            retry_delay: Duration::from_secs(s.retry_delay.unwrap_or(60)),
+        };
+        if config.concurrency == 0 || config.max_attempts == 0 {
+            bail!("mirror concurrency and attempts must be at least 1");
+        }
+        if config.fetch_timeout.is_zero() {
+            bail!("mirror_fetch_timeout must be at least 1 second");
+        }
+        Ok(config)
+    }
 }
 
 impl Config {
@@ -230,6 +264,7 @@ impl Config {
                         .collect(),
                 },
             },
+            mirror: MirrorConfig::validate(s.mirror)?,
         })
     }
 }

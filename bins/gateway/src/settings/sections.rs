@@ -240,3 +240,50 @@ layered!(DhtSettings {
     bootstrap,
     disabled
 });
+
+/// `[mirror]`: how the gateway fetches the files that followed gateways announce (whether it
+/// does is the Nostr section's `--mirror-followed`).
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "Mirror")]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSettings {
+    /// Files fetched at once, at most. [default: 2]
+    #[arg(
+        long = "mirror-concurrency",
+        env = "SWARMGATE_MIRROR_CONCURRENCY",
+        value_name = "N"
+    )]
+    pub concurrency: Option<usize>,
+
+    /// Fetches of one file before it is given up (a file that fails its sha256 is given up at
+    /// once). [default: 5]
+    #[arg(
+        long = "mirror-attempts",
+        env = "SWARMGATE_MIRROR_ATTEMPTS",
+        value_name = "N"
+    )]
+    pub max_attempts: Option<u32>,
+
+    /// Seconds one fetch may take, metadata and pieces. [default: 3600]
+    #[arg(
+        long = "mirror-fetch-timeout",
+        env = "SWARMGATE_MIRROR_FETCH_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub fetch_timeout: Option<u64>,
+
+    /// Seconds before a failed fetch is tried again, doubled at each failure (at most an hour).
+    /// [default: 60]
+    #[arg(
+        long = "mirror-retry-delay",
+        env = "SWARMGATE_MIRROR_RETRY_DELAY",
+        value_name = "SECONDS"
+    )]
+    pub retry_delay: Option<u64>,
+}
+layered!(MirrorSettings {
+    concurrency,
+    max_attempts,
+    fetch_timeout,
+    retry_delay
+});
