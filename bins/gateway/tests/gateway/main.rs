@@ -12,6 +12,7 @@ mod bad_input;
 mod blossom;
 mod clients;
 mod dht;
+mod mirror;
 mod rate_limits;
 mod restart;
 mod status;
