@@ -2,8 +2,8 @@
 //! `Gateway::mirror()` of a gateway started in this process (the follower, B), fed requests
 //! built from another gateway's upload answer (the origin, A, the `gateway` binary).
 //!
-//! B fetches A's file over BitTorrent (A's tracker and peer) and A's web seed, verifies its
-//! sha256, publishes it, serves it byte-exact and seeds it (to aria2c after A is stopped, when
+//! B fetches A's file over BitTorrent (A's tracker and peer), or from the .torrent URL of A's
+//! magnet (`xs=`) and A's web seed, verifies its sha256, publishes it, serves it byte-exact and seeds it (to aria2c after A is stopped, when
 //! aria2c is installed). A forged request (A's magnet and info-hash, another sha256) never lands
 //! a file in B and counts a verification failure; an unreachable file is tried again, a bounded
 //! number of times; a flood is refused once the queue is full. Every wait is bounded.
@@ -133,6 +133,21 @@ fn request_for(stored: &Stored) -> MirrorRequest {
     }
 }
 
+/// `magnet` with only the parameters named `keep`.
+fn only_params(magnet: &str, keep: &[&str]) -> String {
+    let (head, query) = magnet.split_once('?').expect("a magnet query");
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| keep.iter().any(|k| p.split('=').next() == Some(*k)))
+        .collect();
+    let magnet = format!("{head}?{}", kept.join("&"));
+    assert!(
+        swarmgate_metainfo::Magnet::parse(&magnet).is_ok(),
+        "{magnet}"
+    );
+    magnet
+}
+
 /// A's peer and web seed byte counters.
 fn sent(origin: &Gateway) -> (u64, u64) {
     let stats = origin.stats();
@@ -166,10 +181,10 @@ fn a_followed_file_is_fetched_verified_published_and_served() {
     let stored = upload(&origin, small(), "small.bin", false, StatusCode::CREATED);
     let size = stored.fixture.size;
 
-    // From the swarm alone: A's tracker and peer, no web seed.
+    // From the swarm alone: the metadata (BEP 9) and the pieces from A's tracker and peer.
     let swarm_only = InProcess::start(&tmp.path().join("swarm-only"), |_| {});
     let mut request = request_for(&stored);
-    request.magnet = stored.magnet_without_web_seed();
+    request.magnet = only_params(stored.field("magnet"), &["xt", "dn", "tr"]);
     (request.webseed, request.url) = (None, None);
     assert!(swarm_only.submit(request));
     let stats = swarm_only.wait_mirror(MIRROR_LIMIT, "mirrored", |s| s["mirrored"] == 1);
@@ -180,9 +195,12 @@ fn a_followed_file_is_fetched_verified_published_and_served() {
     assert_eq!(webseed_bytes, 0);
     assert!(swarm_only.no_temporary_files());
 
-    // With every announced source.
+    // A magnet with no tracker: the metadata can only come from its .torrent URL (`xs=`); the
+    // pieces from the web seeds and whatever peers that .torrent's tracker hands out.
     let follower = InProcess::start(&tmp.path().join("follower"), |_| {});
-    assert!(follower.submit(request_for(&stored)));
+    let mut request = request_for(&stored);
+    request.magnet = only_params(stored.field("magnet"), &["xt", "xs"]);
+    assert!(follower.submit(request));
     let stats = follower.wait_mirror(MIRROR_LIMIT, "mirrored", |s| s["mirrored"] == 1);
     assert_eq!(stats["mirrored_bytes"], size, "{stats}");
     assert_eq!(stats["failed"]["verify"], 0, "{stats}");
@@ -223,9 +241,14 @@ fn a_forged_request_never_lands_a_file_and_counts_a_verify_failure() {
     forged.sha256.0[0] ^= 0xff;
     assert!(follower.submit(forged.clone()));
     let stats = follower.wait_mirror(MIRROR_LIMIT, "a verify failure", |s| {
-        s["failed"]["verify"] == 1
+        s["failed"]["verify"] == 1 || s["failed"]["withdrawn"] != 0
     });
+    assert_eq!(stats["failed"]["verify"], 1, "{stats}");
     assert_eq!(stats["mirrored"], 0, "{stats}");
+    assert_eq!(
+        stats["failed"]["withdrawn"], 0,
+        "refused before its publish: {stats}"
+    );
     assert_eq!(stats["retries"], 0, "a forgery is final: {stats}");
     assert_eq!(stats["in_flight"], 0, "{stats}");
     for sha in [forged.sha256.to_hex(), stored.field("sha256").to_owned()] {
@@ -325,9 +348,7 @@ fn a_mirrored_file_is_seeded_to_aria2c_after_the_origin_stops() {
         .as_str()
         .expect("a magnet")
         .to_owned();
-    let (head, query) = magnet.split_once('?').expect("a magnet query");
-    let kept: Vec<&str> = query.split('&').filter(|p| !p.starts_with("ws=")).collect();
-    let peer_only = format!("{head}?{}", kept.join("&"));
+    let peer_only = only_params(&magnet, &["xt", "dn", "tr"]);
     let work = tmp.path().join("aria2");
     let dir = work.join("download");
     let (mut aria2, log) = aria2_tracked(&peer_only, &dir, &work, false, false);

@@ -1,5 +1,5 @@
-//! One fetch of a mirrored file: the magnet's metadata from the swarm (BEP 9, verified against
-//! the info-hash), the pieces from the swarm and the announced web seeds (BEP 19) through
+//! One fetch of a mirrored file: the torrent's metadata (see [`super::metadata`]: the magnet's
+//! `.torrent` URL or the swarm, verified against the info-hash), the pieces from the swarm and the announced web seeds (BEP 19) through
 //! swarmgate-session's `run` (every piece SHA-1-verified) into a private temporary folder, then,
 //! on a blocking thread, the whole file hashed against the announced sha256 and size and only
 //! then published.
@@ -22,12 +22,13 @@ use swarmgate_catalog::{Catalog, CatalogError, PublishRequest};
 use swarmgate_core::{InfoHash, InfoHashV1, PeerId, Sha256};
 use swarmgate_metainfo::{Magnet, Torrent};
 use swarmgate_service::Shutdown;
-use swarmgate_session::{MagnetError, MagnetOptions, PieceFetcher, RunConfig, resolve_magnet, run};
+use swarmgate_session::{MagnetOptions, PieceFetcher, RunConfig, run};
 use swarmgate_webseed::WebSeed;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 use super::MirrorRequest;
+use super::metadata::{http_client, is_web, metadata};
 
 /// The longest the metadata may take (within the fetch's own time limit).
 const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,6 +40,10 @@ pub(crate) enum MirrorError {
     /// (sha256, info-hash) pair; nothing was served.
     #[error("not the announced file: {0}")]
     Mismatch(String),
+    /// The catalog stored other bytes than the ones verified (it cannot: they were hashed just
+    /// before): the file was withdrawn at once; final.
+    #[error("withdrawn after its publish: {0}")]
+    Withdrawn(String),
     /// Larger than the largest upload: final.
     #[error("{size} bytes is over the largest upload ({limit} bytes)")]
     TooLarge {
@@ -90,6 +95,8 @@ pub(crate) struct Fetcher {
     pub(crate) max_size: u64,
     /// The IP downloads listen on.
     listen_ip: IpAddr,
+    /// For the .torrent files of exact sources.
+    http: reqwest::Client,
 }
 
 impl Fetcher {
@@ -107,6 +114,7 @@ impl Fetcher {
             timeout,
             max_size,
             listen_ip,
+            http: http_client(),
         }
     }
 
@@ -151,12 +159,9 @@ impl Fetcher {
                 .saturating_duration_since(Instant::now())
                 .min(METADATA_TIMEOUT),
         };
-        let mut stopping = shutdown.clone();
-        let torrent = tokio::select! {
-            resolved = resolve_magnet(&magnet, &options) => resolved.map_err(metadata_error)?,
-            () = stopping.wait() => return Err(MirrorError::Stopped),
-        };
+        let torrent = metadata(&self.http, &magnet, &request, &options, &shutdown).await?;
         let torrent = Arc::new(self.check_torrent(torrent, &request)?);
+        let sources = web_seed_urls(&request, &magnet, &torrent);
 
         let folder = TempFolder::create(self.root.join(format!(
             "{}-{}",
@@ -166,11 +171,16 @@ impl Fetcher {
         .await?;
         let mut config = RunConfig::new(&folder.path, peer_id);
         config.listener = Some(listener);
-        config.trackers = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+        // The torrent's own trackers are used anyway (an exact source's .torrent has some).
+        let known: Vec<&String> = torrent.trackers().iter().flatten().collect();
+        config.trackers = (magnet.trackers.iter())
+            .filter(|t| !known.contains(t))
+            .map(|t| vec![t.clone()])
+            .collect();
         config.peers = magnet.peers.clone();
         config.threads = 1;
-        config.web_seeds = web_seed_urls(&request, &magnet)
-            .into_iter()
+        config.use_web_seeds = false;
+        config.web_seeds = (sources.iter().cloned())
             .map(|url| Arc::new(WebSeed::new(url, Arc::clone(&torrent))) as Arc<dyn PieceFetcher>)
             .collect();
         let mut stopping = shutdown.clone();
@@ -193,7 +203,7 @@ impl Fetcher {
                 summary.stats.pieces_total,
                 self.timeout,
                 summary.stats.peers_used,
-                web_seed_urls(&request, &magnet).len(),
+                sources.len(),
             )));
         }
         let file = folder.path.join(torrent.files()[0].path_buf());
@@ -283,7 +293,7 @@ impl Fetcher {
             {
                 tracing::error!(%error, sha256 = %entry.sha256(), "could not remove a mismatched mirror");
             }
-            return Err(MirrorError::Mismatch(format!(
+            return Err(MirrorError::Withdrawn(format!(
                 "published as sha256 {}, announced {}",
                 entry.sha256(),
                 request.sha256
@@ -297,28 +307,18 @@ impl Fetcher {
     }
 }
 
-/// The web seeds to fetch from: the magnet's `ws=`, the announced web seed and the announced
-/// file URL, http(s) only, each once.
-fn web_seed_urls(request: &MirrorRequest, magnet: &Magnet) -> Vec<String> {
+/// The web seeds to fetch from: the magnet's `ws=`, the torrent's `url-list`, the announced web
+/// seed and the announced file URL; http(s) only, each once.
+fn web_seed_urls(request: &MirrorRequest, magnet: &Magnet, torrent: &Torrent) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
     let announced = [&request.webseed, &request.url].into_iter().flatten();
-    for url in magnet.web_seeds.iter().chain(announced) {
-        let web = url.starts_with("http://") || url.starts_with("https://");
-        if web && !urls.contains(url) {
+    let listed = magnet.web_seeds.iter().chain(torrent.web_seeds());
+    for url in listed.chain(announced) {
+        if is_web(url) && !urls.contains(url) {
             urls.push(url.clone());
         }
     }
     urls
-}
-
-/// What a failed metadata fetch means.
-fn metadata_error(error: MagnetError) -> MirrorError {
-    match error {
-        MagnetError::V2Only | MagnetError::Invalid(_) => {
-            MirrorError::Unusable(format!("the metadata: {error}"))
-        }
-        other => MirrorError::Unavailable(format!("the metadata: {other}")),
-    }
 }
 
 /// The sha256 and length of `path`'s bytes. Blocks.

@@ -17,6 +17,7 @@
 //! only a file equal to the announcement reaches `publish`.
 
 mod fetch;
+mod metadata;
 mod queue;
 mod stats;
 
