@@ -449,4 +449,36 @@ mod tests {
         let config = Settings::default().resolve_with(file).unwrap();
         assert_eq!(config.dht.addr, "127.0.0.1:9".parse().unwrap());
     }
+
+    #[test]
+    fn the_mirror_section_has_defaults_flags_and_limits() {
+        let config = Settings::default()
+            .resolve_with(Settings::default())
+            .unwrap();
+        assert_eq!(config.mirror.concurrency, 2);
+        assert_eq!(config.mirror.max_attempts, 5);
+        assert_eq!(config.mirror.fetch_timeout, Duration::from_secs(3600));
+        assert_eq!(config.mirror.retry_delay, Duration::from_secs(60));
+        let flags = Settings::try_parse_from([
+            "gateway",
+            "--mirror-concurrency",
+            "4",
+            "--mirror-attempts",
+            "2",
+        ])
+        .unwrap();
+        let file = Settings::from_toml(
+            "[mirror]\nconcurrency = 1\nfetch_timeout = 600\nretry_delay = 5\n",
+        )
+        .unwrap();
+        let config = flags.resolve_with(file).unwrap();
+        assert_eq!(config.mirror.concurrency, 4);
+        assert_eq!(config.mirror.max_attempts, 2);
+        assert_eq!(config.mirror.fetch_timeout, Duration::from_secs(600));
+        assert_eq!(config.mirror.retry_delay, Duration::from_secs(5));
+        for bad in ["concurrency = 0", "max_attempts = 0", "fetch_timeout = 0"] {
+            let file = Settings::from_toml(&format!("[mirror]\n{bad}\n")).unwrap();
+            assert!(Settings::default().resolve_with(file).is_err(), "{bad}");
+        }
+    }
 }

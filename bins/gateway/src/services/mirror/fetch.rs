@@ -161,7 +161,7 @@ impl Fetcher {
         };
         let torrent = metadata(&self.http, &magnet, &request, &options, &shutdown).await?;
         let torrent = Arc::new(self.check_torrent(torrent, &request)?);
-        let sources = web_seed_urls(&request, &magnet, &torrent);
+        let sources = web_seed_urls(&request, &magnet.web_seeds, torrent.web_seeds());
 
         let folder = TempFolder::create(self.root.join(format!(
             "{}-{}",
@@ -309,10 +309,10 @@ impl Fetcher {
 
 /// The web seeds to fetch from: the magnet's `ws=`, the torrent's `url-list`, the announced web
 /// seed and the announced file URL; http(s) only, each once.
-fn web_seed_urls(request: &MirrorRequest, magnet: &Magnet, torrent: &Torrent) -> Vec<String> {
+fn web_seed_urls(request: &MirrorRequest, magnet: &[String], torrent: &[String]) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
     let announced = [&request.webseed, &request.url].into_iter().flatten();
-    let listed = magnet.web_seeds.iter().chain(torrent.web_seeds());
+    let listed = magnet.iter().chain(torrent);
     for url in listed.chain(announced) {
         if is_web(url) && !urls.contains(url) {
             urls.push(url.clone());
@@ -392,4 +392,66 @@ fn random_suffix() -> [u8; 12] {
         return *b"gateway-mirr";
     }
     bytes.map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_seeds_come_from_every_source_once_and_only_over_http() {
+        let request = MirrorRequest {
+            sha256: Sha256([1; 32]),
+            info_hash: InfoHashV1([2; 20]),
+            size: 10,
+            name: "a.bin".into(),
+            magnet: String::new(),
+            webseed: Some("http://a/webseed/x".into()),
+            url: Some("https://blossom.a/x.bin".into()),
+            source: "a".into(),
+        };
+        let magnet = ["http://a/webseed/x".to_owned(), "ftp://a/x".to_owned()];
+        let torrent = ["http://b/webseed/x".to_owned()];
+        assert_eq!(
+            web_seed_urls(&request, &magnet, &torrent),
+            [
+                "http://a/webseed/x",
+                "http://b/webseed/x",
+                "https://blossom.a/x.bin"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_is_hashed_whole_and_temporary_folders_go_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"abc").unwrap();
+        let (sha256, size) = hash_file(&path).unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            sha256.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+
+        let root = dir.path().join("mirror-tmp");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let folder = runtime
+            .block_on(TempFolder::create(root.join("one")))
+            .unwrap();
+        std::fs::write(folder.path.join("piece"), b"x").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&folder.path)
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        drop(folder);
+        assert!(root.exists() && !root.join("one").exists());
+    }
 }
