@@ -192,7 +192,7 @@ impl Gateway {
             &config.mirror,
             config.api.max_upload_size,
             config.storage.data_dir.clone(),
-            reachable(bound.peer.ip()),
+            bound.peer.ip(),
             &mut registry,
         ));
         catalog.observe(Arc::clone(&seeder) as _);
