@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use serde_json::Value;
-use swarmgate_core::{InfoHashV1, Sha256};
+use swarmgate_core::{InfoHashV1, Pubkey, Sha256};
 use swarmgate_gateway::{Config, Gateway as Follower, MirrorRequest};
 use swarmgate_testkit::programs::{aria2_tracked, hex_encode, sha256, sha256_reader};
 
@@ -129,7 +129,7 @@ fn request_for(stored: &Stored) -> MirrorRequest {
         magnet: stored.field("magnet").to_owned(),
         webseed: Some(stored.field("webseed_url").to_owned()),
         url: Some(stored.field("download_url").to_owned()),
-        source: "origin-gateway-under-test".to_owned(),
+        source: Pubkey([0xa0; 32]),
     }
 }
 
@@ -285,7 +285,7 @@ fn unreachable_request(seed: u8, size: u64) -> MirrorRequest {
         ),
         webseed: Some(format!("http://{closed}/webseed/gone")),
         url: None,
-        source: "unreachable-gateway".to_owned(),
+        source: Pubkey([0xb0; 32]),
     }
 }
 

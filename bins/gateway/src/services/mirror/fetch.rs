@@ -408,7 +408,7 @@ mod tests {
             magnet: String::new(),
             webseed: Some("http://a/webseed/x".into()),
             url: Some("https://blossom.a/x.bin".into()),
-            source: "a".into(),
+            source: swarmgate_core::Pubkey([3; 32]),
         };
         let magnet = ["http://a/webseed/x".to_owned(), "ftp://a/x".to_owned()];
         let torrent = ["http://b/webseed/x".to_owned()];

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus_client::registry::Registry;
 use swarmgate_catalog::Catalog;
-use swarmgate_core::{InfoHashV1, Sha256};
+use swarmgate_core::{InfoHashV1, Pubkey, Sha256};
 use swarmgate_service::Supervisor;
 use tokio::sync::mpsc;
 
@@ -61,8 +61,8 @@ pub struct MirrorRequest {
     pub webseed: Option<String>,
     /// A URL serving the file itself (a Blossom or download URL), used as one more web seed.
     pub url: Option<String>,
-    /// Who announced it (the author's public key), for logs.
-    pub source: String,
+    /// Who announced it (the Nostr key that signed the announcement), for logs.
+    pub source: Pubkey,
 }
 
 /// The way into the mirror: cheap to clone, never blocks. Followers (the Nostr subscriptions)
