@@ -6,7 +6,8 @@
 //! magnet (`xs=`) and A's web seed, verifies its sha256, publishes it, serves it byte-exact and seeds it (to aria2c after A is stopped, when
 //! aria2c is installed). A forged request (A's magnet and info-hash, another sha256) never lands
 //! a file in B and counts a verification failure; an unreachable file is tried again, a bounded
-//! number of times; a flood is refused once the queue is full. Every wait is bounded.
+//! number of times; a flood is refused once the queue is full; a fetch cut by the shutdown, or
+//! left by a crash, leaves no temporary file. Every wait is bounded.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use swarmgate_core::{InfoHashV1, Pubkey, Sha256};
 use swarmgate_gateway::{Config, Gateway as Follower, MirrorRequest};
 use swarmgate_testkit::programs::{aria2_tracked, hex_encode, sha256, sha256_reader};
 
-use super::support::{Gateway, client, entries, json_of, small, workspace};
+use super::support::{Gateway, big, client, entries, json_of, small, workspace};
 use super::uploads::{Stored, upload};
 
 /// The longest a mirror of the 5 MiB file may take on loopback.
@@ -329,6 +330,35 @@ fn a_flood_is_refused_once_the_queue_is_full() {
     let stats = follower.mirror_stats();
     assert_eq!(stats["failed"]["queue_full"], refused as u64, "{stats}");
     assert!(stats["queued"].as_u64().expect("queued") >= 1000, "{stats}");
+}
+
+#[test]
+fn leftovers_are_swept_at_start_and_a_fetch_cut_by_the_shutdown_leaves_nothing() {
+    let (tmp, data) = workspace();
+    let origin = Gateway::start(&data, &[]);
+    let stored = upload(&origin, big(), "big.bin", true, StatusCode::CREATED);
+    let follower_data = tmp.path().join("follower");
+    let leftover = follower_data.join("mirror-tmp").join("0000-crashed");
+    std::fs::create_dir_all(&leftover).expect("a leftover folder");
+    std::fs::write(leftover.join("big.bin"), b"half a file").expect("a leftover file");
+
+    let follower = InProcess::start(&follower_data, |_| {});
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while leftover.exists() {
+        assert!(Instant::now() < deadline, "the leftover is swept at start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(follower.submit(request_for(&stored)));
+    // Stopped as soon as its folder appears (or, on a fast machine, once it is done).
+    let deadline = Instant::now() + MIRROR_LIMIT;
+    while follower.no_temporary_files() && follower.mirror_stats()["mirrored"] == 0 {
+        assert!(Instant::now() < deadline, "the fetch starts");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let started = Instant::now();
+    drop(follower);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(entries(&follower_data.join("mirror-tmp")).is_empty());
 }
 
 #[test]
