@@ -169,20 +169,8 @@ impl Fetcher {
             request.sha256.to_hex()
         )))
         .await?;
-        let mut config = RunConfig::new(&folder.path, peer_id);
+        let mut config = download_config(&folder.path, peer_id, &magnet, &torrent, &sources);
         config.listener = Some(listener);
-        // The torrent's own trackers are used anyway (an exact source's .torrent has some).
-        let known: Vec<&String> = torrent.trackers().iter().flatten().collect();
-        config.trackers = (magnet.trackers.iter())
-            .filter(|t| !known.contains(t))
-            .map(|t| vec![t.clone()])
-            .collect();
-        config.peers = magnet.peers.clone();
-        config.threads = 1;
-        config.use_web_seeds = false;
-        config.web_seeds = (sources.iter().cloned())
-            .map(|url| Arc::new(WebSeed::new(url, Arc::clone(&torrent))) as Arc<dyn PieceFetcher>)
-            .collect();
         let mut stopping = shutdown.clone();
         let stop = async move {
             tokio::select! {
@@ -305,6 +293,31 @@ impl Fetcher {
             info_hash: entry.info_hash,
         })
     }
+}
+
+/// How to download `torrent` into `folder`: the magnet's trackers and peers besides the
+/// torrent's own trackers, and `web_seeds` as the only web seeds.
+fn download_config(
+    folder: &Path,
+    peer_id: PeerId,
+    magnet: &Magnet,
+    torrent: &Arc<Torrent>,
+    web_seeds: &[String],
+) -> RunConfig {
+    let mut config = RunConfig::new(folder, peer_id);
+    // The torrent's own trackers are used anyway (an exact source's .torrent has some).
+    let known: Vec<&String> = torrent.trackers().iter().flatten().collect();
+    config.trackers = (magnet.trackers.iter())
+        .filter(|t| !known.contains(t))
+        .map(|t| vec![t.clone()])
+        .collect();
+    config.peers = magnet.peers.clone();
+    config.threads = 1;
+    config.use_web_seeds = false;
+    config.web_seeds = (web_seeds.iter().cloned())
+        .map(|url| Arc::new(WebSeed::new(url, Arc::clone(torrent))) as Arc<dyn PieceFetcher>)
+        .collect();
+    config
 }
 
 /// The web seeds to fetch from: the magnet's `ws=`, the torrent's `url-list`, the announced web
