@@ -35,8 +35,8 @@ mod services;
 mod settings;
 
 pub use gateway::{Bound, Gateway};
-pub use settings::blossom;
 pub use services::mirror::{Mirror, MirrorRequest};
+pub use settings::blossom;
 pub use settings::sections;
 pub use settings::{
     ApiConfig, Config, DhtServiceConfig, HttpConfig, MirrorConfig, PeerConfig, Settings,

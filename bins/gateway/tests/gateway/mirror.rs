@@ -3,7 +3,8 @@
 //! built from another gateway's upload answer (the origin, A, the `gateway` binary).
 //!
 //! B fetches A's file over BitTorrent (A's tracker and peer), or from the .torrent URL of A's
-//! magnet (`xs=`) and A's web seed, verifies its sha256, publishes it, serves it byte-exact and seeds it (to aria2c after A is stopped, when
+//! magnet (`xs=`) and A's web seed, verifies its sha256, publishes it, serves it byte-exact
+//! (download API and Blossom GET) and seeds it (to aria2c after A is stopped, when
 //! aria2c is installed). A forged request (A's magnet and info-hash, another sha256) never lands
 //! a file in B and counts a verification failure; an unreachable file is tried again, a bounded
 //! number of times; a flood is refused once the queue is full; a fetch cut by the shutdown, or
@@ -31,6 +32,8 @@ struct InProcess {
     runtime: tokio::runtime::Runtime,
     gateway: Option<Follower>,
     url: String,
+    /// Its Blossom server's base URL.
+    blossom: String,
     data: PathBuf,
     http: Client,
 }
@@ -53,10 +56,15 @@ impl InProcess {
             .block_on(Follower::start(config))
             .expect("the follower starts");
         let url = gateway.public_url().to_owned();
+        let blossom = format!(
+            "http://{}",
+            gateway.bound().blossom.expect("a Blossom server")
+        );
         InProcess {
             runtime,
             gateway: Some(gateway),
             url,
+            blossom,
             data: data.to_path_buf(),
             http: client(),
         }
@@ -158,18 +166,17 @@ fn sent(origin: &Gateway) -> (u64, u64) {
     )
 }
 
-/// Asserts `follower` serves `stored`'s file byte-exact through /api/download, under A's
-/// info-hash.
+/// Asserts `follower` serves `stored`'s file byte-exact through /api/download and its Blossom
+/// GET, under A's info-hash.
 fn assert_serves(follower: &InProcess, stored: &Stored) {
     let sha = stored.field("sha256");
-    let mut response = follower
-        .http
-        .get(format!("{}/api/download/{sha}", follower.url))
-        .send()
-        .expect("GET /api/download");
-    assert_eq!(response.status(), StatusCode::OK);
-    let digest = sha256_reader(&mut response).expect("the body");
-    assert_eq!(hex_encode(&digest), sha, "other bytes");
+    let download = format!("{}/api/download/{sha}", follower.url);
+    for url in [download, format!("{}/{sha}", follower.blossom)] {
+        let mut response = follower.http.get(&url).send().expect("GET the file");
+        assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+        let digest = sha256_reader(&mut response).expect("the body");
+        assert_eq!(hex_encode(&digest), sha, "GET {url}: other bytes");
+    }
     let file = follower.get_json(&format!("/api/files/{sha}"), StatusCode::OK);
     assert_eq!(file["info_hash"], stored.answer["info_hash"], "{file}");
     assert_eq!(file["size"], stored.answer["size"], "{file}");
@@ -242,12 +249,12 @@ fn a_forged_request_never_lands_a_file_and_counts_a_verify_failure() {
     forged.sha256.0[0] ^= 0xff;
     assert!(follower.submit(forged.clone()));
     let stats = follower.wait_mirror(MIRROR_LIMIT, "a verify failure", |s| {
-        s["failed"]["verify"] == 1 || s["failed"]["withdrawn"] != 0
+        s["failed"]["verify"] == 1 || s["failed"]["late_mismatch"] != 0
     });
     assert_eq!(stats["failed"]["verify"], 1, "{stats}");
     assert_eq!(stats["mirrored"], 0, "{stats}");
     assert_eq!(
-        stats["failed"]["withdrawn"], 0,
+        stats["failed"]["late_mismatch"], 0,
         "refused before its publish: {stats}"
     );
     assert_eq!(stats["retries"], 0, "a forgery is final: {stats}");

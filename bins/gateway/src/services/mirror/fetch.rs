@@ -40,10 +40,11 @@ pub(crate) enum MirrorError {
     /// (sha256, info-hash) pair; nothing was served.
     #[error("not the announced file: {0}")]
     Mismatch(String),
-    /// The catalog stored other bytes than the ones verified (it cannot: they were hashed just
-    /// before): the file was withdrawn at once; final.
-    #[error("withdrawn after its publish: {0}")]
-    Withdrawn(String),
+    /// The catalog's own hash of the bytes, at publish, is not the announced one although ours
+    /// was (it cannot be: nothing else writes the temporary file): refused before its commit,
+    /// nothing kept or served; final.
+    #[error("refused at publish: {0}")]
+    LateMismatch(String),
     /// Larger than the largest upload: final.
     #[error("{size} bytes is over the largest upload ({limit} bytes)")]
     TooLarge {
@@ -260,33 +261,24 @@ impl Fetcher {
         }
         let mut reader =
             File::open(file).map_err(|e| MirrorError::Local(format!("reopening: {e}")))?;
+        // The catalog checks the hash again as it ingests, and keeps nothing on a mismatch.
         let publish = PublishRequest {
             name: name.to_owned(),
             max_size: self.max_size,
             expected_size: Some(size),
+            expected_sha256: vec![request.sha256],
             ..PublishRequest::default()
         };
         let published =
-            self.catalog
-                .publish(&mut reader, &publish)
-                .map_err(|error| match error {
-                    CatalogError::TooLarge { limit } => MirrorError::TooLarge { size, limit },
-                    other => MirrorError::Local(format!("publishing: {other}")),
-                })?;
+            (self.catalog.publish(&mut reader, &publish)).map_err(|error| match error {
+                CatalogError::TooLarge { limit } => MirrorError::TooLarge { size, limit },
+                CatalogError::HashMismatch { actual } => MirrorError::LateMismatch(format!(
+                    "the catalog hashed it to {actual}, announced {}",
+                    request.sha256
+                )),
+                other => MirrorError::Local(format!("publishing: {other}")),
+            })?;
         let entry = &published.entry;
-        if entry.sha256() != &request.sha256 {
-            // Cannot happen (the bytes were hashed just before); never serve it if it does.
-            if !published.existing
-                && let Err(error) = self.catalog.delete(entry.sha256())
-            {
-                tracing::error!(%error, sha256 = %entry.sha256(), "could not remove a mismatched mirror");
-            }
-            return Err(MirrorError::Withdrawn(format!(
-                "published as sha256 {}, announced {}",
-                entry.sha256(),
-                request.sha256
-            )));
-        }
         Ok(Mirrored {
             size,
             existing: published.existing,

@@ -11,10 +11,11 @@
 //! A file whose bytes are not the announced ones is final: dropped, counted, logged with who
 //! announced it, and never fetched again for the same (sha256, info-hash) pair.
 //!
-//! Why fetch-then-verify-then-publish, and not a publish that checks its hash: the catalog
-//! serves a file the moment it commits it, so a check after the publish would serve unverified
-//! bytes for a moment; the fetched file is hashed in its private temporary folder first, and
-//! only a file equal to the announcement reaches `publish`.
+//! Why fetch-then-verify-then-publish: the catalog serves a file the moment it commits it, so a
+//! check after the publish would serve unverified bytes for a moment. The fetched file is hashed
+//! in its private temporary folder first, and only a file equal to the announcement reaches
+//! `publish`, which checks the hash again as it ingests (`PublishRequest::expected_sha256`) and
+//! keeps nothing on a mismatch: two checks, neither of which lets a wrong byte be served.
 
 mod fetch;
 mod metadata;

@@ -233,13 +233,13 @@ impl Dispatcher {
                 tracing::warn!(sha256 = %request.sha256, info_hash = %request.info_hash,
                     source = %request.source, %error, "mirror dropped: verification failed");
             }
-            MirrorError::Withdrawn(_) => {
-                self.counters.withdrawn.inc();
+            MirrorError::LateMismatch(_) => {
+                self.counters.late_mismatch.inc();
                 if self.rejected.len() < MAX_REJECTED {
                     self.rejected.insert(job.key());
                 }
                 tracing::error!(sha256 = %request.sha256, source = %request.source, %error,
-                    "mirror withdrawn after its publish");
+                    "mirror refused at publish: the catalog's hash differs from ours");
             }
             MirrorError::TooLarge { .. } => {
                 self.counters.too_large.inc();

@@ -21,7 +21,7 @@ pub(crate) struct MirrorCounters {
     pub(crate) already_stored: Counter,
     pub(crate) retries: Counter,
     pub(crate) verify_failures: Counter,
-    pub(crate) withdrawn: Counter,
+    pub(crate) late_mismatch: Counter,
     pub(crate) fetch_failures: Counter,
     pub(crate) too_large: Counter,
     pub(crate) queue_full: Counter,
@@ -56,9 +56,9 @@ pub(crate) struct MirrorFailures {
     /// The bytes did not hash to the announced sha256 (or the torrent was not the announced
     /// one): dropped, never served, never fetched again.
     pub verify: u64,
-    /// Published, then found to differ from the verified bytes and withdrawn at once (the
-    /// catalog's hash disagreed with ours: a bug; stays 0).
-    pub withdrawn: u64,
+    /// Passed our hash, then refused by the catalog's own at publish (nothing kept or served;
+    /// the two hashes disagreeing is a bug: stays 0).
+    pub late_mismatch: u64,
     /// Every attempt failed (no peer, no web seed, time out, a local error).
     pub fetch: u64,
     /// Larger than the gateway's largest upload.
@@ -87,10 +87,10 @@ impl MirrorCounters {
                 "mirror_verify_failures",
                 "Mirrored files dropped: not the announced sha256 or torrent.",
             ),
-            withdrawn: counter(
+            late_mismatch: counter(
                 registry,
-                "mirror_withdrawn",
-                "Mirrored files withdrawn after their publish: the catalog's sha256 differed (a bug).",
+                "mirror_late_mismatch",
+                "Mirrored files refused at publish by the catalog's hash after passing ours (a bug).",
             ),
             fetch_failures: counter(
                 registry,
@@ -146,7 +146,7 @@ impl MirrorCounters {
             retries: self.retries.get(),
             failed: MirrorFailures {
                 verify: self.verify_failures.get(),
-                withdrawn: self.withdrawn.get(),
+                late_mismatch: self.late_mismatch.get(),
                 fetch: self.fetch_failures.get(),
                 too_large: self.too_large.get(),
                 queue_full: self.queue_full.get(),
