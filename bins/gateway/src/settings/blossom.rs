@@ -19,8 +19,8 @@ use super::{deserialize_size, parse_size};
 #[command(next_help_heading = "Blossom")]
 #[serde(deny_unknown_fields)]
 pub struct BlossomSettings {
-    /// Address of the Blossom server (GET/HEAD /<sha256>, PUT /upload, /mirror, /report,
-    /// GET /list/<pubkey>, DELETE /<sha256>). [default: 0.0.0.0:8082]
+    /// Address of the Blossom server (blobs by sha256: GET, HEAD, DELETE; PUT /upload, /mirror,
+    /// /report; GET /list/PUBKEY). [default: 0.0.0.0:8082]
     #[arg(
         id = "blossom_addr",
         long = "blossom-addr",
