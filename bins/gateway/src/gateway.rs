@@ -30,6 +30,7 @@ use crate::services::Service;
 use crate::services::api::ApiService;
 use crate::services::blossom::{BlossomService, default_blossom_url};
 use crate::services::dht::DhtService;
+use crate::services::nostr::NostrService;
 use crate::services::seeder::SeederService;
 use crate::services::status::{Sources, StatusService};
 use crate::services::tracker::TrackerService;
@@ -185,11 +186,25 @@ impl Gateway {
             )),
             None => None,
         };
+        // `--mirror-followed`: the mirror's queue of followed keys' files (none in this build).
+        let mirror = None;
+        let nostr = Arc::new(
+            NostrService::new(
+                &config.nostr,
+                &config.storage.data_dir,
+                catalog.links().clone(),
+                mirror,
+                &mut registry,
+            )
+            .context("starting Nostr")?,
+        );
         catalog.observe(Arc::clone(&seeder) as _);
         catalog.observe(Arc::clone(&tracker) as _);
         if let Some(dht) = &dht {
             catalog.observe(Arc::clone(dht) as _);
         }
+        catalog.observe(Arc::clone(&nostr) as _);
+        nostr.announce_from_now();
 
         let mut services: Vec<Arc<dyn Service>> = vec![
             Arc::clone(&api) as _,
@@ -203,6 +218,7 @@ impl Gateway {
         if let Some(blossom) = &blossom {
             services.push(Arc::clone(blossom) as _);
         }
+        services.push(Arc::clone(&nostr) as _);
         let guard = Arc::new(Guard {
             request_limit: IpRateLimit::per_second(config.http.requests_per_second),
             request_timeout: config.http.request_timeout,
@@ -216,6 +232,7 @@ impl Gateway {
             tracker,
             seeder,
             dht,
+            nostr,
             http: counters,
             services: services.clone(),
             registry,

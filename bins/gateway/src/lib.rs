@@ -36,7 +36,7 @@ pub use gateway::{Bound, Gateway};
 pub use settings::blossom;
 pub use settings::sections;
 pub use settings::{
-    ApiConfig, Config, DhtServiceConfig, HttpConfig, PeerConfig, Settings, StorageConfig,
-    TrackerServiceConfig, parse_size,
+    ApiConfig, Config, DhtServiceConfig, HttpConfig, NostrConfig, PeerConfig, Settings,
+    StorageConfig, TrackerServiceConfig, parse_size,
 };
 pub use swarmgate_catalog::Loaded;

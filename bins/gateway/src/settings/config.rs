@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::Settings;
+use super::nostr::NostrConfig;
 use super::sections::{DhtSettings, HttpSettings, PeerSettings, StorageSettings};
 
 /// The validated configuration.
@@ -31,6 +32,8 @@ pub struct Config {
     pub dht: DhtServiceConfig,
     /// The Blossom server.
     pub blossom: super::blossom::BlossomConfig,
+    /// The Nostr key, relays and followed keys.
+    pub nostr: NostrConfig,
 }
 
 /// `[storage]`.
@@ -176,6 +179,7 @@ impl Config {
             bail!("admin_token must be at least 16 characters");
         }
         let blossom = s.blossom.validate()?;
+        let nostr = NostrConfig::validate(s.nostr)?;
         Ok(Config {
             blossom,
             log: s.log.unwrap_or_else(|| "info".to_owned()),
@@ -230,6 +234,7 @@ impl Config {
                         .collect(),
                 },
             },
+            nostr,
         })
     }
 }

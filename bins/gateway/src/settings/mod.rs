@@ -3,7 +3,7 @@
 //!
 //! One struct, [`Settings`], is at once the command line (clap, every flag also read from a
 //! `SWARMGATE_*` variable) and the TOML file's schema (serde), made of one section per part of
-//! the gateway ([`sections`]: `[storage]`, `[http]`, `[api]`, `[tracker]`, `[peers]`, `[dht]`), every
+//! the gateway ([`sections`]: `[storage]`, `[http]`, `[api]`, `[tracker]`, `[peers]`, `[dht]`, `[nostr]`), every
 //! field optional; [`Settings::resolve`] layers them and validates the result into a
 //! [`Config`]. Keeping one list of settings means the file, the environment and `--help`
 //! cannot drift apart. A file written for the first gateway, with every key at the top level
@@ -11,6 +11,7 @@
 
 pub mod blossom;
 mod config;
+mod nostr;
 pub mod sections;
 
 use std::path::{Path, PathBuf};
@@ -19,13 +20,15 @@ use anyhow::Context;
 use clap::Parser;
 use serde::Deserialize;
 
+pub use self::nostr::NostrConfig;
 pub use config::{
     ApiConfig, Config, DhtServiceConfig, HttpConfig, PeerConfig, StorageConfig,
     TrackerServiceConfig,
 };
 pub(crate) use config::{default_public_url, reachable};
 use sections::{
-    ApiSettings, DhtSettings, HttpSettings, PeerSettings, StorageSettings, TrackerSettings,
+    ApiSettings, DhtSettings, HttpSettings, NostrSettings, PeerSettings, StorageSettings,
+    TrackerSettings,
 };
 
 /// `gateway`: upload a file once, then fetch it over HTTP, BitTorrent and magnet links.
@@ -88,6 +91,10 @@ pub struct Settings {
     #[command(flatten)]
     #[serde(default)]
     pub blossom: blossom::BlossomSettings,
+    /// `[nostr]`.
+    #[command(flatten)]
+    #[serde(default)]
+    pub nostr: NostrSettings,
 }
 
 /// Top-level keys of the first settings files, and the section each now lives in (under its
@@ -166,6 +173,7 @@ impl Settings {
             peers: self.peers.over(file.peers),
             dht: self.dht.over(file.dht),
             blossom: self.blossom.over(file.blossom),
+            nostr: self.nostr.over(file.nostr),
         };
         Config::validate(layered)
     }

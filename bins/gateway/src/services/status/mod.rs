@@ -26,6 +26,7 @@ use swarmgate_tracker::TrackerStats;
 use super::Service;
 use super::api::{ApiService, ApiStats};
 use super::dht::{DhtAnswer, DhtService};
+use super::nostr::{NostrAnswer, NostrService};
 use super::seeder::SeederService;
 use super::tracker::TrackerService;
 use super::webseed::WebSeedService;
@@ -53,6 +54,8 @@ pub(crate) struct Sources {
     pub seeder: Arc<SeederService>,
     /// The DHT node, unless `--no-dht`.
     pub dht: Option<Arc<DhtService>>,
+    /// The Nostr key, relays and followed keys.
+    pub nostr: Arc<NostrService>,
     /// The HTTP port's counters.
     pub http: HttpCounters,
     /// Every service, for their health.
@@ -120,6 +123,8 @@ pub(crate) struct P2pAnswer {
     pub tracker: TrackerStats,
     /// The DHT node.
     pub dht: DhtAnswer,
+    /// The Nostr key, each relay's state and answers, the followed keys.
+    pub nostr: NostrAnswer,
 }
 
 /// `GET /api/diagnostics`: what a bug report needs.
@@ -242,6 +247,7 @@ async fn p2p(State(sources): State<Arc<Sources>>) -> Json<P2pAnswer> {
             },
             |dht| dht.answer(),
         ),
+        nostr: sources.nostr.answer(),
     })
 }
 
