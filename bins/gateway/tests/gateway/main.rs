@@ -2,8 +2,9 @@
 //! started on port 0 of loopback (and SIGKILLed when the test ends): uploads and the download
 //! API (`api`), real BitTorrent clients downloading by .torrent and by magnet (`clients`,
 //! ignored unless aria2c, transmission-cli and python3-libtorrent are installed), restarts after
-//! SIGKILL and SIGTERM (`restart`), bad input (`bad_input`), floods (`rate_limits`), and what
-//! the status endpoints, metrics and diagnostics report (`status`). The two fixture files
+//! SIGKILL and SIGTERM (`restart`), Nostr announcements and following against an in-process
+//! relay (`nostr`), bad input (`bad_input`), floods (`rate_limits`), and what the status
+//! endpoints, metrics and diagnostics report (`status`). The two fixture files
 //! (5 MiB and 300 MiB of seeded random bytes) are made once under Cargo's temporary folder for
 //! this target and reused by later runs.
 
@@ -12,6 +13,7 @@ mod bad_input;
 mod blossom;
 mod clients;
 mod dht;
+mod nostr;
 mod rate_limits;
 mod restart;
 mod status;
