@@ -15,6 +15,7 @@ mod clients;
 mod dht;
 mod nostr;
 mod rate_limits;
+mod relay;
 mod restart;
 mod status;
 mod support;

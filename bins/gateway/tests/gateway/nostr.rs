@@ -8,143 +8,15 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use nostr::nips::nip19::ToBech32;
-use nostr::util::JsonUtil;
-use nostr::{
-    ClientMessage, Event, EventBuilder, Filter, Keys, Kind, PublicKey, RelayMessage,
-    SubscriptionId, Tag, TagKind,
-};
-use nostr_relay_builder::prelude::{LocalRelay, RateLimit, RelayBuilder};
+use nostr::{Event, EventBuilder, Filter, Keys, Kind, PublicKey, Tag, TagKind};
+use nostr_relay_builder::prelude::{RateLimit, RelayBuilder};
 use reqwest::StatusCode;
 use serde_json::Value;
 use swarmgate_testkit::programs::free_port;
-use tokio_tungstenite::tungstenite::Message;
 
+use super::relay::{PATIENCE, Relay};
 use super::support::{Gateway, json_of, workspace};
-
-/// Every wait in these tests ends by this.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// An in-process relay on 127.0.0.1 and the runtime that drives it between calls.
-struct Relay {
-    runtime: tokio::runtime::Runtime,
-    relay: Option<LocalRelay>,
-    url: String,
-}
-
-impl Relay {
-    /// A relay on a port of its choosing.
-    fn start() -> Relay {
-        Relay::start_with(RelayBuilder::default())
-    }
-
-    /// A relay built by `builder`.
-    fn start_with(builder: RelayBuilder) -> Relay {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let (relay, url) = runtime.block_on(async {
-            let relay = LocalRelay::new(builder.addr([127, 0, 0, 1].into()));
-            relay.run().await.expect("the relay runs");
-            let url = relay.url().await.as_str_without_trailing_slash().to_owned();
-            (relay, url)
-        });
-        Relay {
-            runtime,
-            relay: Some(relay),
-            url,
-        }
-    }
-
-    /// The stored events `filter` selects (REQ until EOSE, over a raw WebSocket).
-    fn query(&self, filter: Filter) -> Vec<Event> {
-        self.runtime.block_on(async {
-            let (mut socket, _) = tokio_tungstenite::connect_async(self.url.as_str())
-                .await
-                .expect("connect to the relay");
-            let req = ClientMessage::req(SubscriptionId::new("query"), vec![filter]);
-            socket
-                .send(Message::text(req.as_json()))
-                .await
-                .expect("REQ");
-            let mut events = Vec::new();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-            loop {
-                let message = tokio::time::timeout_at(deadline, socket.next())
-                    .await
-                    .expect("EOSE within 5 s")
-                    .expect("the relay answers")
-                    .expect("a message");
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                match RelayMessage::from_json(text.as_str()).expect("NIP-01") {
-                    RelayMessage::Event { event, .. } => events.push(event.into_owned()),
-                    RelayMessage::EndOfStoredEvents(_) => break events,
-                    _ => {}
-                }
-            }
-        })
-    }
-
-    /// Waits until `filter` selects at least `count` events; returns them.
-    fn wait_for(&self, filter: &Filter, count: usize, what: &str) -> Vec<Event> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let events = self.query(filter.clone());
-            if events.len() >= count {
-                return events;
-            }
-            assert!(Instant::now() < deadline, "{what}: {} events", events.len());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Publishes `event`; returns the relay's OK.
-    fn publish(&self, event: &Event) -> (bool, String) {
-        self.runtime.block_on(async {
-            let (mut socket, _) = tokio_tungstenite::connect_async(self.url.as_str())
-                .await
-                .expect("connect to the relay");
-            let message = ClientMessage::event(event.clone()).as_json();
-            socket.send(Message::text(message)).await.expect("EVENT");
-            loop {
-                let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-                    .await
-                    .expect("OK within 5 s")
-                    .expect("the relay answers")
-                    .expect("a message");
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                if let Ok(RelayMessage::Ok {
-                    status, message, ..
-                }) = RelayMessage::from_json(text.as_str())
-                {
-                    break (status, message.into_owned());
-                }
-            }
-        })
-    }
-
-    /// Sends `event` to the subscribers whose filters select it, without any check (as a
-    /// hostile relay would).
-    fn push_unchecked(&self, event: Event) {
-        let relay = self.relay.as_ref().expect("running");
-        assert!(relay.notify_event(event), "a subscriber is connected");
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        if let Some(relay) = self.relay.take() {
-            relay.shutdown();
-        }
-    }
-}
 
 /// Uploads `body` raw as `name`; the answer.
 fn upload(gateway: &Gateway, name: &str, body: Vec<u8>) -> Value {
@@ -215,7 +87,12 @@ fn an_upload_puts_both_announcements_on_the_relay_and_the_relay_in_the_figures()
     let npub = author.to_bech32().unwrap();
     gateway.wait_log(&format!("Nostr key {npub}"));
     let answer = upload(&gateway, "notes.md", b"# notes\n\nsome words\n".repeat(40));
+    let answered = Instant::now();
     let events = relay.wait_for(&announcements_of(author), 2, "both announcements");
+    eprintln!(
+        "on the relay {:?} after the upload answer",
+        answered.elapsed()
+    );
     assert_eq!(events.len(), 2, "{events:#?}");
     for event in &events {
         event.verify().expect("a valid id and signature");
