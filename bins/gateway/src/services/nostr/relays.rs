@@ -357,3 +357,7 @@ impl RelayLink {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "relays_tests.rs"]
+mod tests;
