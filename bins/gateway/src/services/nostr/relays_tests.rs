@@ -248,3 +248,29 @@ async fn the_subscription_is_made_again_after_a_transient_closed_and_after_a_rec
     running.await.unwrap().unwrap();
     relay.abort();
 }
+
+#[tokio::test]
+async fn a_wss_relay_that_speaks_no_tls_is_a_failure_not_a_panic() {
+    // The TLS client is built on the first wss:// connection: this checks that the build has
+    // exactly one rustls crypto provider (else rustls panics there).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("wss://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        for _ in 0..2 {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, b"HTTP/1.1 400 no\r\n\r\n").await;
+        }
+    });
+    let link = Arc::new(RelayLink::new(url));
+    let (trigger, shutdown) = Shutdown::new();
+    let running = tokio::spawn(Arc::clone(&link).run(None, shutdown));
+    until(&link, "a failure", |l| {
+        l.counters.failures.load(Ordering::Relaxed) >= 1
+    })
+    .await;
+    let error = status::RelayAnswer::of(&link).last_error.unwrap();
+    assert!(!error.is_empty());
+    trigger.trigger();
+    running.await.expect("no panic").unwrap();
+    server.abort();
+}
