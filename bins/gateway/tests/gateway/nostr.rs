@@ -129,11 +129,14 @@ fn an_upload_puts_both_announcements_on_the_relay_and_the_relay_in_the_figures()
     assert_eq!(tags(file, "m"), [["text/markdown".to_owned()]]);
     assert_eq!(tags(file, "magnet"), [[field("magnet")]]);
     assert_eq!(tags(file, "fallback"), [[field("webseed_url")]]);
-    let url = &tags(file, "url")[0][0];
-    assert_eq!(
-        gateway.get(&url[gateway.url.len()..]).status(),
-        StatusCode::OK
-    );
+    // The Blossom URL, as the upload answer and BUD-08 give it.
+    assert_eq!(tags(file, "url"), [[field("blossom_url")]]);
+    let blob = gateway
+        .http
+        .get(field("blossom_url"))
+        .send()
+        .expect("GET the blob");
+    assert_eq!(blob.status(), StatusCode::OK);
 
     let stats = wait_stats(&gateway, "two acknowledged", |s| {
         s["relays"][0]["acknowledged"] == 2
@@ -325,7 +328,9 @@ fn a_follower_lists_the_followed_gateways_uploads_and_drops_forged_and_malformed
     let deadline = uploaded + Duration::from_secs(5);
     let listed = loop {
         let page = b.get_json("/api/discovered?limit=10", StatusCode::OK);
-        if page["discovered"][0]["complete"] == true {
+        let item = &page["discovered"][0];
+        // Both events merged (our kind 2003 alone is complete: it carries `sha256`).
+        if item["complete"] == true && item["file_event"].is_string() {
             break page;
         }
         assert!(

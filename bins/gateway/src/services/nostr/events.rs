@@ -26,10 +26,14 @@ pub(crate) const TORRENT: Kind = Kind::Torrent;
 /// NIP-94: file metadata.
 pub(crate) const FILE_METADATA: Kind = Kind::FileMetadata;
 
-/// The URL announced in the kind 1063 event's `url` tag. The one place to change when the
-/// Blossom URL (`<base>/<sha256>.<ext>`) should be announced instead of the download API.
+/// The URL announced in the kind 1063 event's `url` tag: the Blossom URL
+/// (`<base>/<sha256>.<ext>`, as BUD-08 descriptors give it) when the gateway runs Blossom,
+/// else the download API's.
 pub(crate) fn file_url(entry: &Entry, links: &Links) -> String {
-    links.download(entry.sha256())
+    match links.blossom_base() {
+        Some(base) => swarmgate_blossom::blob_url(base, entry.sha256(), &entry.file.mime),
+        None => links.download(entry.sha256()),
+    }
 }
 
 /// The kind 2003 and kind 1063 events announcing `entry`, signed with `keys`, dated `now`.

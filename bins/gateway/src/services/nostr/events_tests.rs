@@ -96,6 +96,23 @@ fn an_upload_is_announced_as_nip35_and_nip94_with_exact_standard_tags() {
 }
 
 #[test]
+fn the_file_url_is_the_blossom_url_when_blossom_runs_else_the_download_url() {
+    let (catalog, entry) = published("clip.mp4", &[0u8; 100]);
+    let links = catalog.links();
+    assert_eq!(file_url(&entry, links), links.download(entry.sha256()));
+    let with_blossom = links.clone().with_blossom("http://127.0.0.1:8082/");
+    let url = file_url(&entry, &with_blossom);
+    assert_eq!(
+        url,
+        swarmgate_blossom::blob_url("http://127.0.0.1:8082", entry.sha256(), &entry.file.mime)
+    );
+    assert!(url.starts_with(&format!(
+        "http://127.0.0.1:8082/{}.",
+        entry.sha256().to_hex()
+    )));
+}
+
+#[test]
 fn announcements_read_back_as_what_was_announced() {
     let (catalog, entry) = published("clip.bin", &[7u8; 5000]);
     let keys = Keys::generate();
