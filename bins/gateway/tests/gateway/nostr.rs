@@ -19,7 +19,7 @@ use super::relay::{PATIENCE, Relay};
 use super::support::{Gateway, json_of, workspace};
 
 /// Uploads `body` raw as `name`; the answer.
-fn upload(gateway: &Gateway, name: &str, body: Vec<u8>) -> Value {
+pub(crate) fn upload(gateway: &Gateway, name: &str, body: Vec<u8>) -> Value {
     let response = gateway
         .http
         .post(gateway.at("/api/upload"))
@@ -31,12 +31,12 @@ fn upload(gateway: &Gateway, name: &str, body: Vec<u8>) -> Value {
 }
 
 /// `/api/p2p/stats`' `nostr` part.
-fn nostr_stats(gateway: &Gateway) -> Value {
+pub(crate) fn nostr_stats(gateway: &Gateway) -> Value {
     gateway.get_json("/api/p2p/stats", StatusCode::OK)["nostr"].clone()
 }
 
 /// Waits until `check` holds for the `nostr` stats; returns them.
-fn wait_stats(gateway: &Gateway, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_stats(gateway: &Gateway, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let stats = nostr_stats(gateway);
@@ -53,7 +53,7 @@ fn wait_stats(gateway: &Gateway, what: &str, check: impl Fn(&Value) -> bool) -> 
 }
 
 /// The gateway's public key, from its stats.
-fn pubkey(gateway: &Gateway) -> PublicKey {
+pub(crate) fn pubkey(gateway: &Gateway) -> PublicKey {
     let hex = nostr_stats(gateway)["pubkey"]
         .as_str()
         .expect("pubkey")
