@@ -86,8 +86,17 @@ fn an_upload_puts_both_announcements_on_the_relay_and_the_relay_in_the_figures()
     let author = pubkey(&gateway);
     let npub = author.to_bech32().unwrap();
     gateway.wait_log(&format!("Nostr key {npub}"));
+    let live = relay.watch(announcements_of(author));
     let answer = upload(&gateway, "notes.md", b"# notes\n\nsome words\n".repeat(40));
     let answered = Instant::now();
+    let (arrived, first) = live
+        .recv_timeout(PATIENCE)
+        .expect("an event to the subscriber");
+    eprintln!(
+        "kind {} at a live subscriber {:?} after the upload answer",
+        first.kind.as_u16(),
+        arrived.saturating_duration_since(answered)
+    );
     let events = relay.wait_for(&announcements_of(author), 2, "both announcements");
     eprintln!(
         "on the relay {:?} after the upload answer",

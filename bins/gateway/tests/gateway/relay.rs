@@ -78,6 +78,53 @@ impl Relay {
         })
     }
 
+    /// A live subscription to `filter`, open (its EOSE received) when this returns: each new
+    /// event arrives on the receiver with the moment it was read.
+    pub(crate) fn watch(&self, filter: Filter) -> std::sync::mpsc::Receiver<(Instant, Event)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut socket = self.runtime.block_on(async {
+            let (mut socket, _) = tokio_tungstenite::connect_async(self.url.as_str())
+                .await
+                .expect("connect to the relay");
+            let req = ClientMessage::req(SubscriptionId::new("watch"), vec![filter]);
+            socket
+                .send(Message::text(req.as_json()))
+                .await
+                .expect("REQ");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let message = tokio::time::timeout_at(deadline, socket.next())
+                    .await
+                    .expect("EOSE within 5 s")
+                    .expect("the relay answers")
+                    .expect("a message");
+                if let Message::Text(text) = message {
+                    if let Ok(RelayMessage::EndOfStoredEvents(_)) =
+                        RelayMessage::from_json(text.as_str())
+                    {
+                        break socket;
+                    }
+                }
+            }
+        });
+        self.runtime.spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                let now = Instant::now();
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                if let Ok(RelayMessage::Event { event, .. }) =
+                    RelayMessage::from_json(text.as_str())
+                {
+                    if tx.send((now, event.into_owned())).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+
     /// Waits until `filter` selects at least `count` events; returns them.
     pub(crate) fn wait_for(&self, filter: &Filter, count: usize, what: &str) -> Vec<Event> {
         let deadline = Instant::now() + PATIENCE;
