@@ -30,6 +30,7 @@ use nostr::util::JsonUtil;
 use nostr::{ClientMessage, Event, EventId, RelayMessage};
 use swarmgate_service::Shutdown;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::follow::Follower;
 use super::publisher::{OUTBOX_EVENTS, Outbox};
@@ -51,6 +52,11 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const SILENCE_LIMIT: Duration = Duration::from_secs(90);
 /// A connection that lasted this long resets the back-off.
 const STABLE: Duration = Duration::from_secs(60);
+/// The largest message a relay may send (an announcement is a few KiB): a hostile relay cannot
+/// make us hold more.
+const MAX_MESSAGE: usize = 1 << 20;
+/// How long the goodbye (a Close frame) may take at shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What one relay connection counted.
 #[derive(Debug, Default)]
@@ -120,7 +126,11 @@ impl RelayLink {
         let mut backoff = FIRST_BACKOFF;
         loop {
             self.status.set(RelayState::Connecting, None);
-            let connect = tokio_tungstenite::connect_async(self.url.as_str());
+            let limits = WebSocketConfig::default()
+                .max_message_size(Some(MAX_MESSAGE))
+                .max_frame_size(Some(MAX_MESSAGE));
+            let connect =
+                tokio_tungstenite::connect_async_with_config(self.url.as_str(), Some(limits), true);
             let attempt = tokio::select! {
                 () = shutdown.wait() => return Ok(()),
                 attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect) => attempt,
@@ -233,7 +243,7 @@ impl RelayLink {
             let can_send = paused_until.is_none() && in_flight.len() < WINDOW;
             tokio::select! {
                 () = shutdown.wait() => {
-                    let _ = sink.send(Message::Close(None)).await;
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(None))).await;
                     break Ended::Shutdown;
                 }
                 () = self.outbox.pushed(), if can_send => {}

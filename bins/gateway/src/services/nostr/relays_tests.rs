@@ -274,3 +274,28 @@ async fn a_wss_relay_that_speaks_no_tls_is_a_failure_not_a_panic() {
     running.await.expect("no panic").unwrap();
     server.abort();
 }
+
+#[tokio::test]
+async fn a_relay_message_over_the_limit_ends_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let relay = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let huge = RelayMessage::notice("x".repeat(MAX_MESSAGE + 1)).as_json();
+        let _ = socket.send(Message::text(huge)).await;
+        while socket.next().await.is_some() {}
+    });
+    let link = Arc::new(RelayLink::new(url));
+    let (trigger, shutdown) = Shutdown::new();
+    let running = tokio::spawn(Arc::clone(&link).run(None, shutdown));
+    until(&link, "lost", |l| {
+        l.counters.failures.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    let answer = status::RelayAnswer::of(&link);
+    assert_eq!((answer.connects, answer.notices), (1, 0), "{answer:?}");
+    trigger.trigger();
+    running.await.unwrap().unwrap();
+    relay.abort();
+}
