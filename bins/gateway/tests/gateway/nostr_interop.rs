@@ -2,7 +2,7 @@
 //! back from the in-process relay and verifies ids, signatures and tags as NIP-35 and NIP-94
 //! clients would; PyPI's nostr-relay, a relay process in another language, carries them to
 //! nostr-tools and to a following gateway. Ignored unless `npm ci` ran in tests/node (and, for
-//! the relay process, `SWARMGATE_NOSTR_RELAY` names its program): `.ci/run` sets up both.
+//! the relay process, `NOSTR_RELAY_PROGRAM` names its program): `.ci/run` sets up both.
 
 use std::path::Path;
 use std::process::Command;
@@ -68,11 +68,11 @@ fn nostr_tools_reads_the_announcements_back_and_verifies_them() {
 }
 
 /// PyPI's nostr-relay (Python) as a separate process on a free loopback port, its database in
-/// `dir`; the program is `$SWARMGATE_NOSTR_RELAY` (CI installs it in a venv). Killed when
+/// `dir`; the program is `$NOSTR_RELAY_PROGRAM` (CI installs it in a venv). Killed when
 /// dropped.
 fn python_relay(dir: &Path) -> (Running, String) {
-    let program = std::env::var_os("SWARMGATE_NOSTR_RELAY")
-        .expect("SWARMGATE_NOSTR_RELAY names the nostr-relay program (see .ci/run)");
+    let program = std::env::var_os("NOSTR_RELAY_PROGRAM")
+        .expect("NOSTR_RELAY_PROGRAM names the nostr-relay program (see .ci/run)");
     let port = free_port();
     let config = dir.join("relay.yaml");
     let database = dir.join("relay.sqlite3");
@@ -105,7 +105,7 @@ fn python_relay(dir: &Path) -> (Running, String) {
 }
 
 #[test]
-#[ignore = "needs PyPI nostr-relay (SWARMGATE_NOSTR_RELAY), node and `npm ci` in bins/gateway/tests/node"]
+#[ignore = "needs PyPI nostr-relay (NOSTR_RELAY_PROGRAM), node and `npm ci` in bins/gateway/tests/node"]
 fn a_separate_relay_process_carries_the_announcements_to_nostr_tools_and_to_a_follower() {
     let (tmp, data_a) = workspace();
     let (_relay, url) = python_relay(tmp.path());

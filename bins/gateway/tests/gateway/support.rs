@@ -134,7 +134,7 @@ impl Gateway {
         let err = out.try_clone().expect("clone the log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
         // Only the flags set the gateway under test: no SWARMGATE_* variable of the test's own
-        // environment reaches it (CI sets some for the tests themselves, e.g. a relay program).
+        // environment (a developer's settings) reaches it.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("SWARMGATE_") {
                 command.env_remove(name);
