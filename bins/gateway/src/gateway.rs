@@ -30,7 +30,8 @@ use crate::services::Service;
 use crate::services::api::ApiService;
 use crate::services::blossom::{BlossomService, default_blossom_url};
 use crate::services::dht::DhtService;
-use crate::services::mirror::{Mirror, MirrorService};
+use crate::services::mirror::{Mirror, MirrorRequest, MirrorService};
+use crate::services::nostr::{Discovered, Handoff, NostrService};
 use crate::services::seeder::SeederService;
 use crate::services::status::{Sources, StatusService};
 use crate::services::tracker::TrackerService;
@@ -195,11 +196,39 @@ impl Gateway {
             bound.peer.ip(),
             &mut registry,
         ));
+        // `--mirror-followed`: each complete record of a followed key goes to the mirror's queue.
+        let handoff: Handoff = {
+            let mirror = mirror.mirror();
+            Box::new(move |found: Discovered| {
+                mirror.submit(MirrorRequest {
+                    sha256: found.sha256,
+                    info_hash: found.info_hash,
+                    size: found.size,
+                    name: found.title,
+                    magnet: found.magnet,
+                    webseed: found.webseed,
+                    url: found.url,
+                    source: found.source,
+                })
+            })
+        };
+        let nostr = Arc::new(
+            NostrService::new(
+                &config.nostr,
+                &config.storage.data_dir,
+                catalog.links().clone(),
+                Some(handoff),
+                &mut registry,
+            )
+            .context("starting Nostr")?,
+        );
         catalog.observe(Arc::clone(&seeder) as _);
         catalog.observe(Arc::clone(&tracker) as _);
         if let Some(dht) = &dht {
             catalog.observe(Arc::clone(dht) as _);
         }
+        catalog.observe(Arc::clone(&nostr) as _);
+        nostr.announce_from_now();
 
         let mut services: Vec<Arc<dyn Service>> = vec![
             Arc::clone(&api) as _,
@@ -214,6 +243,7 @@ impl Gateway {
         if let Some(blossom) = &blossom {
             services.push(Arc::clone(blossom) as _);
         }
+        services.push(Arc::clone(&nostr) as _);
         let guard = Arc::new(Guard {
             request_limit: IpRateLimit::per_second(config.http.requests_per_second),
             request_timeout: config.http.request_timeout,
@@ -228,6 +258,7 @@ impl Gateway {
             seeder,
             dht,
             mirror: Arc::clone(&mirror),
+            nostr,
             http: counters,
             services: services.clone(),
             registry,

@@ -8,9 +8,13 @@
 //! `services/mod.rs`): the HTTP API (upload, files, download, .torrent, magnet), the BEP 19 web
 //! seed, the tracker (swarmgate-tracker, HTTP on the API port and UDP beside it), the seeder
 //! (swarmgate-session, every stored file over the peer wire protocol from one listener), the
-//! DHT node (swarmgate-dht, announcing every stored file), the mirror of files that followed
-//! gateways announce ([`Mirror`], fetched over BitTorrent and web seeds, verified by sha256,
-//! then published) and the status endpoints (JSON statistics, health, Prometheus metrics). A stored file's torrent
+//! DHT node (swarmgate-dht, announcing every stored file), the Blossom server
+//! (swarmgate-blossom's router on its own port), the Nostr announcer and follower (the `nostr`
+//! crate's NIP-35/NIP-94 events, over the one protocol client the gateway has of its own: a
+//! small NIP-01 relay client, see `services/nostr/relays.rs`), the mirror of files that
+//! followed gateways announce ([`Mirror`], fetched over BitTorrent and web seeds, verified by
+//! sha256, then published) and the status endpoints (JSON statistics, health, Prometheus
+//! metrics). A stored file's torrent
 //! is v1, single-file, with 2 MiB pieces (one piece per chunk), its announce this tracker and
 //! its `url-list` this web seed.
 //!
@@ -39,7 +43,7 @@ pub use services::mirror::{Mirror, MirrorRequest};
 pub use settings::blossom;
 pub use settings::sections;
 pub use settings::{
-    ApiConfig, Config, DhtServiceConfig, HttpConfig, MirrorConfig, PeerConfig, Settings,
-    StorageConfig, TrackerServiceConfig, parse_size,
+    ApiConfig, Config, DhtServiceConfig, HttpConfig, MirrorConfig, NostrConfig, PeerConfig,
+    Settings, StorageConfig, TrackerServiceConfig, parse_size,
 };
 pub use swarmgate_catalog::Loaded;

@@ -11,6 +11,7 @@
 //! | [`dht::DhtService`] | `[dht]` | UDP 6883 (BEP 5, 32, 33, 42, 43, 51) | the catalog (every stored torrent announced) |
 //! | [`blossom::BlossomService`] | `[blossom]` | its own port, 8082 (BUD-01/02/04/06/08/09/11/12) | |
 //! | [`mirror::MirrorService`] | `[mirror]` | | (fed by [`mirror::Mirror`]: fetches, verifies and publishes followed gateways' files) |
+//! | [`nostr::NostrService`] | `[nostr]` | `/api/discovered`; WebSocket connections to the relays (NIP-01, 35, 94) | the catalog (files published while running announced) |
 //! | [`status::StatusService`] | | `/api/stats`, `/api/p2p/stats`, `/api/health`, `/api/diagnostics`, `/api/webseed/health`, `/metrics` | every other service's figures |
 //!
 //! A service is built from its configuration and what it needs of the others, then plugged
@@ -24,6 +25,7 @@ pub(crate) mod api;
 pub(crate) mod blossom;
 pub(crate) mod dht;
 pub(crate) mod mirror;
+pub(crate) mod nostr;
 pub(crate) mod seeder;
 pub(crate) mod status;
 pub(crate) mod tracker;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::Settings;
+use super::nostr::NostrConfig;
 use super::sections::{DhtSettings, HttpSettings, MirrorSettings, PeerSettings, StorageSettings};
 
 /// The validated configuration.
@@ -33,6 +34,8 @@ pub struct Config {
     pub blossom: super::blossom::BlossomConfig,
     /// The mirror of followed gateways' files.
     pub mirror: MirrorConfig,
+    /// The Nostr key, relays and followed keys.
+    pub nostr: NostrConfig,
 }
 
 /// `[storage]`.
@@ -210,6 +213,7 @@ impl Config {
             bail!("admin_token must be at least 16 characters");
         }
         let blossom = s.blossom.validate()?;
+        let nostr = NostrConfig::validate(s.nostr)?;
         Ok(Config {
             blossom,
             log: s.log.unwrap_or_else(|| "info".to_owned()),
@@ -265,6 +269,7 @@ impl Config {
                 },
             },
             mirror: MirrorConfig::validate(s.mirror)?,
+            nostr,
         })
     }
 }

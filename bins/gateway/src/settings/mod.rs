@@ -3,7 +3,8 @@
 //!
 //! One struct, [`Settings`], is at once the command line (clap, every flag also read from a
 //! `SWARMGATE_*` variable) and the TOML file's schema (serde), made of one section per part of
-//! the gateway ([`sections`]: `[storage]`, `[http]`, `[api]`, `[tracker]`, `[peers]`, `[dht]`, `[mirror]`), every
+//! the gateway ([`sections`]: `[storage]`, `[http]`, `[api]`, `[tracker]`, `[peers]`, `[dht]`,
+//! `[mirror]`, `[nostr]`; `[blossom]` in [`blossom`]), every
 //! field optional; [`Settings::resolve`] layers them and validates the result into a
 //! [`Config`]. Keeping one list of settings means the file, the environment and `--help`
 //! cannot drift apart. A file written for the first gateway, with every key at the top level
@@ -11,6 +12,7 @@
 
 pub mod blossom;
 mod config;
+mod nostr;
 pub mod sections;
 
 use std::path::{Path, PathBuf};
@@ -19,14 +21,15 @@ use anyhow::Context;
 use clap::Parser;
 use serde::Deserialize;
 
+pub use self::nostr::NostrConfig;
 pub use config::{
     ApiConfig, Config, DhtServiceConfig, HttpConfig, MirrorConfig, PeerConfig, StorageConfig,
     TrackerServiceConfig,
 };
 pub(crate) use config::{default_public_url, reachable};
 use sections::{
-    ApiSettings, DhtSettings, HttpSettings, MirrorSettings, PeerSettings, StorageSettings,
-    TrackerSettings,
+    ApiSettings, DhtSettings, HttpSettings, MirrorSettings, NostrSettings, PeerSettings,
+    StorageSettings, TrackerSettings,
 };
 
 /// `gateway`: upload a file once, then fetch it over HTTP, BitTorrent and magnet links.
@@ -93,6 +96,10 @@ pub struct Settings {
     #[command(flatten)]
     #[serde(default)]
     pub mirror: MirrorSettings,
+    /// `[nostr]`.
+    #[command(flatten)]
+    #[serde(default)]
+    pub nostr: NostrSettings,
 }
 
 /// Top-level keys of the first settings files, and the section each now lives in (under its
@@ -172,6 +179,7 @@ impl Settings {
             dht: self.dht.over(file.dht),
             blossom: self.blossom.over(file.blossom),
             mirror: self.mirror.over(file.mirror),
+            nostr: self.nostr.over(file.nostr),
         };
         Config::validate(layered)
     }

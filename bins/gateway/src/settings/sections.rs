@@ -287,3 +287,58 @@ layered!(MirrorSettings {
     fetch_timeout,
     retry_delay
 });
+
+/// `[nostr]`: the gateway's Nostr key, the relays it announces its files to, and the keys it
+/// follows there.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[command(next_help_heading = "Nostr")]
+#[serde(deny_unknown_fields)]
+pub struct NostrSettings {
+    /// The gateway's Nostr secret key, as nsec or 64 hex characters; it signs the
+    /// announcements. [default: read from DATA_DIR/nostr.key, which is made (mode 0600) at the
+    /// first start]
+    #[arg(
+        long = "nostr-key",
+        env = "SWARMGATE_NOSTR_KEY",
+        value_name = "NSEC|HEX",
+        hide_env_values = true
+    )]
+    pub key: Option<String>,
+
+    /// A relay to announce every file published while running to (NIP-35 kind 2003 and
+    /// NIP-94 kind 1063), `ws://` or `wss://` (repeatable, or comma-separated). [default:
+    /// none: no announcements]
+    #[arg(
+        long = "nostr-relay",
+        env = "SWARMGATE_NOSTR_RELAY",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub relays: Option<Vec<String>>,
+
+    /// A Nostr key (hex or npub) whose announcements are read from the relays and listed by
+    /// GET /api/discovered (repeatable, or comma-separated). [default: none]
+    #[arg(
+        long = "nostr-follow",
+        env = "SWARMGATE_NOSTR_FOLLOW",
+        value_name = "PUBKEY",
+        value_delimiter = ','
+    )]
+    pub follow: Option<Vec<String>>,
+
+    /// Hand every file announced by a followed key to the mirror, which fetches, verifies and
+    /// seeds it. [default: false]
+    #[arg(
+        long = "mirror-followed",
+        env = "SWARMGATE_MIRROR_FOLLOWED",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub mirror_followed: Option<bool>,
+}
+layered!(NostrSettings {
+    key,
+    relays,
+    follow,
+    mirror_followed
+});

@@ -2,10 +2,12 @@
 //! started on port 0 of loopback (and SIGKILLed when the test ends): uploads and the download
 //! API (`api`), real BitTorrent clients downloading by .torrent and by magnet (`clients`,
 //! ignored unless aria2c, transmission-cli and python3-libtorrent are installed), restarts after
-//! SIGKILL and SIGTERM (`restart`), bad input (`bad_input`), floods (`rate_limits`), and what
-//! the status endpoints, metrics and diagnostics report (`status`). The two fixture files
-//! (5 MiB and 300 MiB of seeded random bytes) are made once under Cargo's temporary folder for
-//! this target and reused by later runs.
+//! SIGKILL and SIGTERM (`restart`), Nostr announcements and following against an in-process
+//! relay (`nostr`) and read by other implementations (`nostr_interop`, ignored unless Node and
+//! PyPI's nostr-relay are set up), bad input (`bad_input`), floods (`rate_limits`), and what the
+//! status endpoints, metrics and diagnostics report (`status`). The two fixture files (5 MiB and
+//! 300 MiB of seeded random bytes) are made once under Cargo's temporary folder for this target
+//! and reused by later runs.
 
 mod api;
 mod bad_input;
@@ -13,7 +15,10 @@ mod blossom;
 mod clients;
 mod dht;
 mod mirror;
+mod nostr;
+mod nostr_interop;
 mod rate_limits;
+mod relay;
 mod restart;
 mod status;
 mod support;

@@ -132,7 +132,15 @@ impl Gateway {
         let addresses = parent.join(format!("addresses-{run}.json"));
         let out = File::create(&log).expect("create the log file");
         let err = out.try_clone().expect("clone the log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gateway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+        // Only the flags set the gateway under test: no SWARMGATE_* variable of the test's own
+        // environment (a developer's settings) reaches it.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SWARMGATE_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
             .arg("--data-dir")
             .arg(data)
             .args(["--http-addr", "127.0.0.1:0"])
@@ -145,7 +153,6 @@ impl Gateway {
             .arg(&addresses)
             .args(extra)
             .env("NO_COLOR", "1")
-            .env_remove("SWARMGATE_CONFIG")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -4,7 +4,8 @@
 //! Each service reports its own component ([`Service::health`](crate::services::Service)); the
 //! web seed's comes from a live probe (the newest file's first bytes read through the verifying
 //! cache) and its error ratio, the tracker's from its refusals, the DHT's from its routing
-//! table's good nodes and its recent lookups' answers (0 when the gateway runs with `--no-dht`).
+//! table's good nodes and its recent lookups' answers (0 when the gateway runs with `--no-dht`),
+//! Nostr's (weight 10, only with relays configured) from the share of relays connected.
 
 use std::sync::Arc;
 

@@ -27,6 +27,7 @@ use super::Service;
 use super::api::{ApiService, ApiStats};
 use super::dht::{DhtAnswer, DhtService};
 use super::mirror::{MirrorService, MirrorStats};
+use super::nostr::{NostrAnswer, NostrService};
 use super::seeder::SeederService;
 use super::tracker::TrackerService;
 use super::webseed::WebSeedService;
@@ -56,6 +57,8 @@ pub(crate) struct Sources {
     pub dht: Option<Arc<DhtService>>,
     /// The mirror of followed gateways' files.
     pub mirror: Arc<MirrorService>,
+    /// The Nostr key, relays and followed keys.
+    pub nostr: Arc<NostrService>,
     /// The HTTP port's counters.
     pub http: HttpCounters,
     /// Every service, for their health.
@@ -125,6 +128,8 @@ pub(crate) struct P2pAnswer {
     pub dht: DhtAnswer,
     /// The mirror of followed gateways' files.
     pub mirror: MirrorStats,
+    /// The Nostr key, each relay's state and answers, the followed keys.
+    pub nostr: NostrAnswer,
 }
 
 /// `GET /api/diagnostics`: what a bug report needs.
@@ -248,6 +253,7 @@ async fn p2p(State(sources): State<Arc<Sources>>) -> Json<P2pAnswer> {
             |dht| dht.answer(),
         ),
         mirror: sources.mirror.stats(),
+        nostr: sources.nostr.answer(),
     })
 }
 
