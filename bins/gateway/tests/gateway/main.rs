@@ -14,6 +14,7 @@ mod bad_input;
 mod blossom;
 mod clients;
 mod dht;
+mod federation;
 mod mirror;
 mod nostr;
 mod nostr_interop;

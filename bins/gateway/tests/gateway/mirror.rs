@@ -143,7 +143,7 @@ fn request_for(stored: &Stored) -> MirrorRequest {
 }
 
 /// `magnet` with only the parameters named `keep`.
-fn only_params(magnet: &str, keep: &[&str]) -> String {
+pub(crate) fn only_params(magnet: &str, keep: &[&str]) -> String {
     let (head, query) = magnet.split_once('?').expect("a magnet query");
     let kept: Vec<&str> = query
         .split('&')
