@@ -218,7 +218,7 @@ fn the_follower_seeds_a_mirrored_file_to_aria2c_after_the_origin_stops() {
     let work = tmp_a.path().join("aria2");
     let dir = work.join("download");
     let (mut aria2, log) = aria2_tracked(
-        &only_params(&magnet, &["xt", "dn", "tr"]),
+        only_params(&magnet, &["xt", "dn", "tr"]),
         &dir,
         &work,
         false,
