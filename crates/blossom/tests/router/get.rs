@@ -115,10 +115,10 @@ async fn get_head_ranges_etags_and_errors() {
 async fn a_large_blob_streams_in_chunks_and_ranges_cross_them() {
     let server = serve(|config| {
         config.auth.upload = false;
-        config.read_chunk = 1000;
+        config.read_chunk = 1 << 20;
     })
     .await;
-    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let data: &'static [u8] = Box::leak(data.into_boxed_slice());
     let hash = put_anonymous(&server.base, data, "application/octet-stream").await;
     let whole = client()
@@ -129,12 +129,12 @@ async fn a_large_blob_streams_in_chunks_and_ranges_cross_them() {
     assert_eq!(whole.bytes().await.unwrap(), data);
     let part = client()
         .get(server.url(&format!("/{hash}")))
-        .header("range", "bytes=999-3000")
+        .header("range", "bytes=1048000-2100000")
         .send()
         .await
         .unwrap();
     assert_eq!(part.status(), 206);
-    assert_eq!(part.bytes().await.unwrap(), &data[999..=3000]);
+    assert_eq!(part.bytes().await.unwrap(), &data[1_048_000..=2_100_000]);
 }
 
 #[tokio::test]
