@@ -126,8 +126,8 @@ pub enum PathError {
     /// The path segment is not 64 hex characters, optionally followed by `.ext`.
     #[error("not a sha256: expected 64 hex characters, optionally followed by .ext")]
     BadHash,
-    /// The extension is empty, too long, or not alphanumeric.
-    #[error("bad file extension: expected 1 to {MAX_EXTENSION_LEN} letters or digits")]
+    /// The extension is empty, too long, or not alphanumeric parts joined by dots.
+    #[error("bad file extension: expected 1 to {MAX_EXTENSION_LEN} letters, digits and inner dots")]
     BadExtension,
     /// The pubkey is not 64 hex characters.
     #[error("not a pubkey: expected 64 hex characters")]
@@ -147,7 +147,9 @@ pub fn parse_blob_segment(segment: &str) -> Result<(Sha256, Option<&str>), PathE
     let sha256 = Sha256::from_hex(hash).map_err(|_| PathError::BadHash)?;
     if let Some(extension) = extension {
         let valid = (1..=MAX_EXTENSION_LEN).contains(&extension.len())
-            && extension.bytes().all(|b| b.is_ascii_alphanumeric());
+            && extension
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !valid {
             return Err(PathError::BadExtension);
         }
@@ -276,8 +278,10 @@ mod tests {
         );
         let with = format!("{hex}.pdf");
         assert_eq!(parse_blob_segment(&with).unwrap().1, Some("pdf"));
+        let double = format!("{hex}.tar.gz");
+        assert_eq!(parse_blob_segment(&double).unwrap().1, Some("tar.gz"));
         assert_eq!(parse_blob_segment(&hex[1..]), Err(PathError::BadHash));
-        for bad in [".", ".a.b", ".é", ".abcdefghijklmnopq"] {
+        for bad in [".", ".a..b", ".a.", ".é", ".abcdefghijklmnopq"] {
             assert_eq!(
                 parse_blob_segment(&format!("{hex}{bad}")),
                 Err(PathError::BadExtension),

@@ -4,7 +4,8 @@
 //! `DELETE` always needs a `delete` token whose `x` names the blob, whatever the policy says,
 //! because it acts for an owner: a token for several `x` still deletes only the blob in the
 //! path (BUD-12: no bulk deletes). Its answer is 200 with `{"sha256", "deleted"}`, `deleted`
-//! saying whether the bytes went.
+//! saying whether the bytes went. The allow-list does not apply: an owner taken off it may
+//! still withdraw what it stored.
 
 use axum::Json;
 use axum::extract::{Path, Request};
@@ -57,7 +58,7 @@ pub(crate) async fn delete<S: BlobStore>(
     };
     let ip = client_ip(request.extensions());
     let auth = state
-        .authorize(request.headers(), ip, true, true, ask)?
+        .authorize(request.headers(), ip, true, false, ask)?
         .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "authorization required"))?;
     let owner = auth.pubkey;
     let disowned = state
