@@ -22,7 +22,14 @@ async fn redirector() -> (String, tokio::task::JoinHandle<()>) {
                 },
             ),
         )
-        .route("/loop", get(|| async { Redirect::temporary("/loop") }));
+        .route("/loop", get(|| async { Redirect::temporary("/loop") }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                "late"
+            }),
+        );
     let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, task)
 }
@@ -142,6 +149,21 @@ async fn redirects_are_followed_checked_and_bounded() {
     .await;
     assert_eq!(looping.status(), 502);
     assert!(reason(&looping).contains("redirects"));
+
+    // An origin slower than the mirror timeout: 502.
+    let impatient = serve(|config| {
+        config.mirror_allow_private = true;
+        config.mirror_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let slow = mirror(
+        &impatient.base,
+        Some(token(&keys, "upload", &[&sha256_hex(b"late")])),
+        &format!("{redirects}/slow"),
+    )
+    .await;
+    assert_eq!(slow.status(), 502);
+    assert!(reason(&slow).contains("timed out"));
 
     // The default guard refuses loopback targets, first hop or not.
     let guarded = serve(|_| {}).await;

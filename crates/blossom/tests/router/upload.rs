@@ -1,9 +1,17 @@
 //! BUD-02 upload, BUD-05 media and BUD-06 preflight: 200, 201, 400, 401, 403, 409, 411, 413.
 
+use std::sync::Arc;
+
 use nostr::Keys;
 use serde_json::Value;
+use swarmgate_blossom::{
+    Blob, BlobStore, Disowned, MemoryBlobStore, PutBlob, Report, StoreError, Stored,
+};
+use swarmgate_core::{Pubkey, Sha256};
 
-use crate::helpers::{assert_cors, client, raw_status, reason, serve, sha256_hex, token};
+use crate::helpers::{
+    assert_cors, client, raw_status, reason, serve, serve_store, sha256_hex, token,
+};
 
 async fn json(response: reqwest::Response) -> Value {
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
@@ -187,4 +195,59 @@ async fn preflight_head_upload_answers_from_headers() {
         assert_eq!(response.status(), status, "{headers:?}");
         assert!(!reason(&response).is_empty());
     }
+}
+
+/// A store that forgets to check `expected_sha256` (a broken adapter): keeps whatever comes.
+struct LaxStore(MemoryBlobStore);
+
+impl BlobStore for LaxStore {
+    fn stat(&self, sha256: &Sha256) -> Result<Option<Blob>, StoreError> {
+        self.0.stat(sha256)
+    }
+    fn read(&self, sha256: &Sha256, offset: u64, len: usize) -> Result<bytes::Bytes, StoreError> {
+        self.0.read(sha256, offset, len)
+    }
+    fn put(&self, body: &mut dyn std::io::Read, put: &PutBlob) -> Result<Stored, StoreError> {
+        let lax = PutBlob {
+            expected_sha256: Vec::new(),
+            ..put.clone()
+        };
+        self.0.put(body, &lax)
+    }
+    fn add_owner(&self, sha256: &Sha256, owner: &Pubkey) -> Result<Blob, StoreError> {
+        self.0.add_owner(sha256, owner)
+    }
+    fn disown(&self, sha256: &Sha256, owner: &Pubkey) -> Result<Disowned, StoreError> {
+        self.0.disown(sha256, owner)
+    }
+    fn list(&self, owner: &Pubkey) -> Result<Vec<Blob>, StoreError> {
+        self.0.list(owner)
+    }
+    fn report(&self, report: &Report) -> Result<(), StoreError> {
+        self.0.report(report)
+    }
+    fn reports(&self) -> Result<Vec<Report>, StoreError> {
+        self.0.reports()
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_a_mismatch_is_overruled_and_the_blob_disowned() {
+    let store = Arc::new(LaxStore(MemoryBlobStore::new()));
+    let server = serve_store(store, |_| {}).await;
+    let keys = Keys::generate();
+    let claimed = sha256_hex(b"claimed");
+    let response = client()
+        .put(server.url("/upload"))
+        .header("authorization", token(&keys, "upload", &[&claimed]))
+        .header("x-sha-256", &claimed)
+        .body("actual")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    assert!(
+        server.store.0.is_empty(),
+        "the only owner was removed, so were the bytes"
+    );
 }
