@@ -7,13 +7,16 @@
 use libfuzzer_sys::fuzz_target;
 use nostr::JsonUtil;
 use swarmgate_blossom::{
-    AuthRequest, AuthRules, MAX_HEADER_LEN, Verb, XRule, check_authorization,
-    parse_authorization, server_host,
+    AuthRequest, AuthRules, MAX_HEADER_LEN, Verb, XRule, check_authorization, parse_authorization,
+    server_host,
 };
 use swarmgate_core::Sha256;
 
 fn encode(bytes: &[u8], last_two: &[u8; 2], pad: bool) -> String {
-    let mut alphabet: Vec<u8> = (b'A'..=b'Z').chain(b'a'..=b'z').chain(b'0'..=b'9').collect();
+    let mut alphabet: Vec<u8> = (b'A'..=b'Z')
+        .chain(b'a'..=b'z')
+        .chain(b'0'..=b'9')
+        .collect();
     alphabet.extend_from_slice(last_two);
     let mut out = String::new();
     for chunk in bytes.chunks(3) {

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use swarmgate_blossom::{
-    Blob, BlobDescriptor, extension_for, nip94_tags, page, parse_blob_segment,
+    Blob, BlobDescriptor, extension_for, list_page, nip94_tags, parse_blob_segment,
     parse_list_request,
 };
 use swarmgate_core::Sha256;
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
                     })
                     .collect();
                 let limit = query.limit.unwrap_or(100).min(1000);
-                let shown = page(&blobs, &query, limit);
+                let shown = list_page(&blobs, &query, limit);
                 assert!(shown.len() <= limit.min(blobs.len()));
             }
         }
@@ -56,8 +56,22 @@ fuzz_target!(|data: &[u8]| {
                 let json = serde_json::to_string(&descriptor).expect("a descriptor serializes");
                 let again: BlobDescriptor = serde_json::from_str(&json).expect("and parses back");
                 assert_eq!(
-                    (&again.url, again.sha256, again.size, &again.mime, again.uploaded, &again.nip94),
-                    (&descriptor.url, descriptor.sha256, descriptor.size, &descriptor.mime, descriptor.uploaded, &descriptor.nip94)
+                    (
+                        &again.url,
+                        again.sha256,
+                        again.size,
+                        &again.mime,
+                        again.uploaded,
+                        &again.nip94
+                    ),
+                    (
+                        &descriptor.url,
+                        descriptor.sha256,
+                        descriptor.size,
+                        &descriptor.mime,
+                        descriptor.uploaded,
+                        &descriptor.nip94
+                    )
                 );
                 let keys = |d: &BlobDescriptor| d.extra.keys().cloned().collect::<Vec<_>>();
                 assert_eq!(keys(&again), keys(&descriptor));

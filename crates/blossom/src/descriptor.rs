@@ -193,7 +193,7 @@ pub fn parse_list_request(pubkey: &str, query: &str) -> Result<(Pubkey, ListQuer
 }
 
 /// One page of a newest-first list under `query`, at most `limit` blobs.
-pub fn page<'a>(blobs: &'a [Blob], query: &ListQuery, limit: usize) -> Vec<&'a Blob> {
+pub fn list_page<'a>(blobs: &'a [Blob], query: &ListQuery, limit: usize) -> Vec<&'a Blob> {
     let start = match query.cursor {
         Some(cursor) => match blobs.iter().position(|b| b.sha256 == cursor) {
             Some(at) => at + 1,
@@ -314,13 +314,13 @@ mod tests {
                 ..blob()
             })
             .collect();
-        let first = page(&blobs, &ListQuery::default(), 2);
+        let first = list_page(&blobs, &ListQuery::default(), 2);
         assert_eq!(first.len(), 2);
         let next = ListQuery {
             cursor: Some(first[1].sha256),
             ..ListQuery::default()
         };
-        let second: Vec<_> = page(&blobs, &next, 2)
+        let second: Vec<_> = list_page(&blobs, &next, 2)
             .iter()
             .map(|b| b.sha256.0[0])
             .collect();
@@ -329,6 +329,6 @@ mod tests {
             until: Some(97),
             ..ListQuery::default()
         };
-        assert_eq!(page(&blobs, &until, 10).len(), 2);
+        assert_eq!(list_page(&blobs, &until, 10).len(), 2);
     }
 }

@@ -92,8 +92,8 @@ pub use auth::{
 };
 pub use config::{AuthPolicy, BlossomConfig};
 pub use descriptor::{
-    BlobDescriptor, ListQuery, MAX_EXTENSION_LEN, PathError, blob_url, extension_for, nip94_tags,
-    page, parse_blob_segment, parse_list_request,
+    BlobDescriptor, ListQuery, MAX_EXTENSION_LEN, PathError, blob_url, extension_for, list_page,
+    nip94_tags, parse_blob_segment, parse_list_request,
 };
 pub use memory::MemoryBlobStore;
 pub use report::{

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, Shared, client_ip};
 use crate::auth::{AuthRequest, Verb, XRule};
-use crate::descriptor::{BlobDescriptor, page, parse_blob_segment, parse_list_request};
+use crate::descriptor::{BlobDescriptor, list_page, parse_blob_segment, parse_list_request};
 use crate::store::{BlobStore, Disowned};
 
 pub(crate) async fn list<S: BlobStore>(
@@ -38,7 +38,7 @@ pub(crate) async fn list<S: BlobStore>(
         .min(state.config.list_max_limit);
     let blobs = state.blocking(move |store| store.list(&pubkey)).await?;
     let base = &state.config.public_base;
-    let descriptors = page(&blobs, &query, limit)
+    let descriptors = list_page(&blobs, &query, limit)
         .into_iter()
         .map(|blob| BlobDescriptor::from_blob(blob, base))
         .collect();
