@@ -4,7 +4,7 @@
 use nostr::Keys;
 
 use crate::helpers::{
-    Encoding, assert_cors, client, event_json, header, now, reason, serve, sha256_hex, tag,
+    Encoding, assert_cors, client, event_json, header, now, reason, serve, sha256_hex, tag, token,
 };
 
 const BODY: &[u8] = b"signed upload body";
@@ -227,4 +227,46 @@ async fn a_flood_of_bad_auth_is_rate_limited() {
         .await
         .unwrap();
     assert_eq!(read.status(), 404);
+}
+
+#[tokio::test]
+async fn the_policy_can_require_tokens_for_reads_and_lists() {
+    let server = serve(|config| {
+        config.auth.get = true;
+        config.auth.list = true;
+    })
+    .await;
+    let keys = Keys::generate();
+    let hash = sha256_hex(BODY);
+    let stored = upload(&server.base, &token(&keys, "upload", &[&hash])).await;
+    assert_eq!(stored.status(), 201);
+    let get = |authorization: Option<String>| {
+        let mut request = client().get(server.url(&format!("/{hash}")));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        request.send()
+    };
+    let anonymous = get(None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_cors(&anonymous);
+    let other_blob = get(Some(token(&keys, "get", &[&"0".repeat(64)])))
+        .await
+        .unwrap();
+    assert_eq!(other_blob.status(), 403);
+    assert!(reason(&other_blob).contains("x tags"));
+    let unscoped = get(Some(token(&keys, "get", &[]))).await.unwrap();
+    assert_eq!(unscoped.status(), 200);
+    assert_eq!(unscoped.bytes().await.unwrap(), BODY);
+
+    let list_url = server.url(&format!("/list/{}", keys.public_key().to_hex()));
+    assert_eq!(client().get(&list_url).send().await.unwrap().status(), 401);
+    let listed = client()
+        .get(&list_url)
+        .header("authorization", token(&keys, "list", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert!(listed.text().await.unwrap().contains(&hash));
 }
