@@ -280,3 +280,19 @@ fn expiration_and_x_rules() {
         Err(AuthError::CreatedInFuture { .. })
     ));
 }
+
+#[test]
+fn every_truncation_of_a_token_is_an_error_not_a_panic() {
+    for header in [standard(UPLOAD_VECTOR), url_safe(UPLOAD_VECTOR)] {
+        let header = format!("Nostr {header}");
+        let full = parse_authorization(&header).unwrap();
+        for end in 0..header.len() {
+            let cut = &header[..end];
+            if let Ok(event) = parse_authorization(cut) {
+                // Only dropping padding may leave a token that still parses.
+                assert_eq!(event, full, "{cut}");
+                assert!(header[end..].bytes().all(|b| b == b'='));
+            }
+        }
+    }
+}

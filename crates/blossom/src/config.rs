@@ -54,7 +54,8 @@ pub struct BlossomConfig {
     pub max_skew: Duration,
     /// Which endpoints require a token.
     pub auth: AuthPolicy,
-    /// When set, only these pubkeys may upload, mirror, use media or delete (403 otherwise).
+    /// When set, only these pubkeys may upload, mirror or use media (403 otherwise); any owner
+    /// may still delete its blobs.
     pub allowed_pubkeys: Option<HashSet<Pubkey>>,
     /// When set, the bytes each pubkey may own in total (413 with a reason beyond).
     pub quota_bytes: Option<u64>,

@@ -126,8 +126,8 @@ pub enum PathError {
     /// The path segment is not 64 hex characters, optionally followed by `.ext`.
     #[error("not a sha256: expected 64 hex characters, optionally followed by .ext")]
     BadHash,
-    /// The extension is empty, too long, or not alphanumeric.
-    #[error("bad file extension: expected 1 to {MAX_EXTENSION_LEN} letters or digits")]
+    /// The extension is empty, too long, or not alphanumeric parts joined by dots.
+    #[error("bad file extension: expected 1 to {MAX_EXTENSION_LEN} letters, digits and inner dots")]
     BadExtension,
     /// The pubkey is not 64 hex characters.
     #[error("not a pubkey: expected 64 hex characters")]
@@ -147,7 +147,9 @@ pub fn parse_blob_segment(segment: &str) -> Result<(Sha256, Option<&str>), PathE
     let sha256 = Sha256::from_hex(hash).map_err(|_| PathError::BadHash)?;
     if let Some(extension) = extension {
         let valid = (1..=MAX_EXTENSION_LEN).contains(&extension.len())
-            && extension.bytes().all(|b| b.is_ascii_alphanumeric());
+            && extension
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
         if !valid {
             return Err(PathError::BadExtension);
         }
@@ -191,7 +193,7 @@ pub fn parse_list_request(pubkey: &str, query: &str) -> Result<(Pubkey, ListQuer
 }
 
 /// One page of a newest-first list under `query`, at most `limit` blobs.
-pub fn page<'a>(blobs: &'a [Blob], query: &ListQuery, limit: usize) -> Vec<&'a Blob> {
+pub fn list_page<'a>(blobs: &'a [Blob], query: &ListQuery, limit: usize) -> Vec<&'a Blob> {
     let start = match query.cursor {
         Some(cursor) => match blobs.iter().position(|b| b.sha256 == cursor) {
             Some(at) => at + 1,
@@ -276,8 +278,10 @@ mod tests {
         );
         let with = format!("{hex}.pdf");
         assert_eq!(parse_blob_segment(&with).unwrap().1, Some("pdf"));
+        let double = format!("{hex}.tar.gz");
+        assert_eq!(parse_blob_segment(&double).unwrap().1, Some("tar.gz"));
         assert_eq!(parse_blob_segment(&hex[1..]), Err(PathError::BadHash));
-        for bad in [".", ".a.b", ".é", ".abcdefghijklmnopq"] {
+        for bad in [".", ".a..b", ".a.", ".é", ".abcdefghijklmnopq"] {
             assert_eq!(
                 parse_blob_segment(&format!("{hex}{bad}")),
                 Err(PathError::BadExtension),
@@ -310,13 +314,13 @@ mod tests {
                 ..blob()
             })
             .collect();
-        let first = page(&blobs, &ListQuery::default(), 2);
+        let first = list_page(&blobs, &ListQuery::default(), 2);
         assert_eq!(first.len(), 2);
         let next = ListQuery {
             cursor: Some(first[1].sha256),
             ..ListQuery::default()
         };
-        let second: Vec<_> = page(&blobs, &next, 2)
+        let second: Vec<_> = list_page(&blobs, &next, 2)
             .iter()
             .map(|b| b.sha256.0[0])
             .collect();
@@ -325,6 +329,6 @@ mod tests {
             until: Some(97),
             ..ListQuery::default()
         };
-        assert_eq!(page(&blobs, &until, 10).len(), 2);
+        assert_eq!(list_page(&blobs, &until, 10).len(), 2);
     }
 }

@@ -174,3 +174,81 @@ pub fn parse_report(body: &[u8]) -> Result<Report, ReportError> {
 fn truncate(text: &str) -> String {
     text.chars().take(64).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nostr::{EventBuilder, Keys, Kind, Tag};
+
+    fn signed(kind: u16, tags: &[&[&str]]) -> String {
+        let tags = tags
+            .iter()
+            .map(|tag| Tag::parse(tag.iter().copied()).unwrap());
+        EventBuilder::new(Kind::Custom(kind), "why")
+            .tags(tags)
+            .sign_with_keys(&Keys::generate())
+            .unwrap()
+            .as_json()
+    }
+
+    #[test]
+    fn a_signed_report_names_its_blobs_and_reasons() {
+        let a = "aa".repeat(32);
+        let b = "bb".repeat(32);
+        let json = signed(
+            1984,
+            &[&["x", &a, "malware"], &["p", &a], &["x", &b, "spam"]],
+        );
+        let report = parse_report(json.as_bytes()).unwrap();
+        let kinds: Vec<_> = report.blobs.iter().map(|blob| blob.kind).collect();
+        assert_eq!(kinds, [ReportType::Malware, ReportType::Spam]);
+        assert_eq!(report.blobs[1].sha256, Sha256([0xbb; 32]));
+        assert_eq!(report.content, "why");
+        assert_eq!(parse_report(report.event_json.as_bytes()).unwrap(), report);
+    }
+
+    #[test]
+    fn malformed_reports_say_why() {
+        let a = "aa".repeat(32);
+        let cases = [
+            (signed(1, &[&["x", &a, "spam"]]), ReportError::WrongKind(1)),
+            (signed(1984, &[&["e", &a]]), ReportError::NoBlob),
+            (signed(1984, &[&["x", "zz", "spam"]]), ReportError::BadHash),
+            (
+                signed(1984, &[&["x", &a]]),
+                ReportError::UnknownType(String::new()),
+            ),
+            (
+                signed(1984, &[&["x", &a, "boring"]]),
+                ReportError::UnknownType("boring".into()),
+            ),
+        ];
+        for (json, error) in cases {
+            assert_eq!(parse_report(json.as_bytes()), Err(error));
+        }
+        let tampered = signed(1984, &[&["x", &a, "spam"]]).replace("why", "who");
+        assert_eq!(
+            parse_report(tampered.as_bytes()),
+            Err(ReportError::BadSignature)
+        );
+        assert!(matches!(
+            parse_report(b"{}"),
+            Err(ReportError::NotAnEvent(_))
+        ));
+        assert_eq!(
+            parse_report(&vec![b' '; MAX_REPORT_LEN + 1]),
+            Err(ReportError::TooLong)
+        );
+        for word in [
+            "nudity",
+            "malware",
+            "profanity",
+            "illegal",
+            "spam",
+            "impersonation",
+            "other",
+        ] {
+            assert_eq!(word.parse::<ReportType>().unwrap().as_str(), word);
+        }
+    }
+}

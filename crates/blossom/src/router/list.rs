@@ -4,7 +4,8 @@
 //! `DELETE` always needs a `delete` token whose `x` names the blob, whatever the policy says,
 //! because it acts for an owner: a token for several `x` still deletes only the blob in the
 //! path (BUD-12: no bulk deletes). Its answer is 200 with `{"sha256", "deleted"}`, `deleted`
-//! saying whether the bytes went.
+//! saying whether the bytes went. The allow-list does not apply: an owner taken off it may
+//! still withdraw what it stored.
 
 use axum::Json;
 use axum::extract::{Path, Request};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, Shared, client_ip};
 use crate::auth::{AuthRequest, Verb, XRule};
-use crate::descriptor::{BlobDescriptor, page, parse_blob_segment, parse_list_request};
+use crate::descriptor::{BlobDescriptor, list_page, parse_blob_segment, parse_list_request};
 use crate::store::{BlobStore, Disowned};
 
 pub(crate) async fn list<S: BlobStore>(
@@ -37,7 +38,7 @@ pub(crate) async fn list<S: BlobStore>(
         .min(state.config.list_max_limit);
     let blobs = state.blocking(move |store| store.list(&pubkey)).await?;
     let base = &state.config.public_base;
-    let descriptors = page(&blobs, &query, limit)
+    let descriptors = list_page(&blobs, &query, limit)
         .into_iter()
         .map(|blob| BlobDescriptor::from_blob(blob, base))
         .collect();
@@ -57,7 +58,7 @@ pub(crate) async fn delete<S: BlobStore>(
     };
     let ip = client_ip(request.extensions());
     let auth = state
-        .authorize(request.headers(), ip, true, true, ask)?
+        .authorize(request.headers(), ip, true, false, ask)?
         .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "authorization required"))?;
     let owner = auth.pubkey;
     let disowned = state
