@@ -175,8 +175,13 @@ def leech(args):
                 commands.wait(0.5)
             return 0
         # A peer added while the torrent was still checking its files is dropped: add again.
+        # With no peer yet, look the torrent up on the DHT again: libtorrent's own next lookup
+        # is 15 minutes after a first one that found nothing (one lost answer on a loaded
+        # machine), and these tests are about finding peers on the DHT, not that interval.
         if status.num_peers == 0 and time.time() - added > 2:
             add_peers(handle, args.peer)
+            if args.dht:
+                handle.force_dht_announce()
             added = time.time()
         if commands is None:
             time.sleep(0.1)
