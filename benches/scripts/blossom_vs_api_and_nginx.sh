@@ -32,7 +32,9 @@
 # $CARGO_TARGET_DIR/release/gateway or target/release/gateway, built with
 # `cargo build --release -p swarmgate-gateway` when missing), GATEWAY_FLAGS (more gateway
 # flags, e.g. "--cache-size 1G"), NGINX_EXTRA (directives added to nginx's http block, e.g.
-# "tcp_nopush on; sendfile_max_chunk 512k;"; default none), NODE_DIR (a folder whose node_modules has nostr-tools; default
+# "tcp_nopush on; sendfile_max_chunk 512k;"; default none), NGINX_SENDFILE (default on; off
+# for the comparison with nginx copying through user space as the gateway does), PAUSE (seconds
+# between two uploads, for the last one's background work to settle, default 3), NODE_DIR (a folder whose node_modules has nostr-tools; default
 # bins/gateway/tests/node, filled by `npm ci --prefix bins/gateway/tests/node`).
 #
 # The gateway runs with its defaults except `--requests-per-second 0` and
@@ -57,6 +59,8 @@ NGINX_WORKERS=${NGINX_WORKERS:-$(nproc)}
 NODE_DIR=${NODE_DIR:-$REPO_ROOT/bins/gateway/tests/node}
 GATEWAY_FLAGS=${GATEWAY_FLAGS:-}
 NGINX_EXTRA=${NGINX_EXTRA:-}
+NGINX_SENDFILE=${NGINX_SENDFILE:-on}
+PAUSE=${PAUSE:-3}
 
 for value in UPLOAD_MIB GET_MIB ROUNDS DURATION WARMUP CONNECTIONS WRK_THREADS NGINX_WORKERS; do
     case "${!value}" in '' | *[!0-9]* | 0)
@@ -65,6 +69,16 @@ for value in UPLOAD_MIB GET_MIB ROUNDS DURATION WARMUP CONNECTIONS WRK_THREADS N
         ;;
     esac
 done
+case "$NGINX_SENDFILE" in on | off) ;; *)
+    echo "NGINX_SENDFILE is on or off, not '$NGINX_SENDFILE'" >&2
+    exit 2
+    ;;
+esac
+case "$PAUSE" in '' | *[!0-9]*)
+    echo "PAUSE must be a whole number of seconds, not '$PAUSE'" >&2
+    exit 2
+    ;;
+esac
 for part in $PARTS; do
     case "$part" in upload | get) ;; *)
         echo "PARTS holds 'upload' and/or 'get', not '$part'" >&2
@@ -164,6 +178,7 @@ upload_part() {
             # A new file each time: the first 64 bytes name the server and the round.
             printf '%-64s' "swarmgate bench $server round $round $$" | dd of="$data" conv=notrunc status=none
             cat "$data" >/dev/null
+            sleep "$PAUSE"
             sha=$(sha256sum "$data" | cut -d' ' -f1)
             out="$WORK_DIR/upload-$round-$server.json"
             case "$server" in
@@ -243,7 +258,7 @@ error_log $WORK_DIR/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    sendfile on;
+    sendfile $NGINX_SENDFILE;
     keepalive_requests 10000000;
     client_body_temp_path $WORK_DIR/nginx-tmp;
     proxy_temp_path $WORK_DIR/nginx-tmp;
@@ -332,7 +347,7 @@ LUA
     forget "$nginx_pid"
 
     echo
-    echo "GET /<sha256> of a $GET_MIB MiB blob, whole-blob requests, $CONNECTIONS connections, wrk -t$WRK_THREADS, ${DURATION}s per run, Blossom (gateway) against nginx (sendfile on), alternating"
+    echo "GET /<sha256> of a $GET_MIB MiB blob, whole-blob requests, $CONNECTIONS connections, wrk -t$WRK_THREADS, ${DURATION}s per run, Blossom (gateway) against nginx (sendfile $NGINX_SENDFILE), alternating"
     echo
     echo "| server | round | requests/s | MB/s | p50 ms | p99 ms | server CPU | wrk CPU |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -347,7 +362,7 @@ LUA
             b = (mbps["blossom"] / n["blossom"]) / (mbps["nginx"] / n["nginx"])
             printf "Blossom / nginx, mean of the rounds: %.2fx the requests/s, %.2fx the MB/s (goal: at least 1.0x)\n", r, b
         }' "$results"
-    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $NGINX_WORKERS workers, sendfile on${NGINX_EXTRA:+, $NGINX_EXTRA}"
+    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), $NGINX_WORKERS workers, sendfile $NGINX_SENDFILE${NGINX_EXTRA:+, $NGINX_EXTRA}"
     machine_line
 }
 
