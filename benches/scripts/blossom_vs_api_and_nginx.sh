@@ -12,7 +12,9 @@
 #    before each upload, so no upload is a dedupe hit. The file is in the page cache; curl streams
 #    it (`-T`, no `Expect: 100-continue`) and its `time_total` is the figure. Each answer must be
 #    201 with the file's sha256 and size. The table gives seconds and MB/s (10^6 bytes per
-#    second) of each upload, then the medians and Blossom's MB/s as a percentage of the API's.
+#    second) of each upload and the gateway's CPU seconds for it (user + system, from the start
+#    of the upload to PAUSE seconds after its answer: less noisy than the time on a shared
+#    machine), then the medians and Blossom's MB/s as a percentage of the API's.
 # 2. GET: `GET /<sha256>` of a GET_MIB blob (uploaded through Blossom) with CONNECTIONS wrk
 #    connections, every request the whole blob, against nginx (Debian, `sendfile on`, an
 #    unprivileged process on a free loopback port) serving the same file under the same path,
@@ -170,7 +172,7 @@ upload_part() {
     head -c "$size" /dev/urandom >"$data"
     start_blossom_gateway upload
     : >"$results"
-    local round server order sha token out status took
+    local round server order sha token out status took before after
     for round in $(seq 1 "$ROUNDS"); do
         order="blossom api"
         [ $((round % 2)) = 0 ] && order="api blossom"
@@ -178,12 +180,12 @@ upload_part() {
             # A new file each time: the first 64 bytes name the server and the round.
             printf '%-64s' "swarmgate bench $server round $round $$" | dd of="$data" conv=notrunc status=none
             cat "$data" >/dev/null
-            sleep "$PAUSE"
             sha=$(sha256sum "$data" | cut -d' ' -f1)
             out="$WORK_DIR/upload-$round-$server.json"
+            if [ "$server" = blossom ]; then token=$(mint_upload_token "$sha"); fi
+            before=$(cpu_ticks "$GATEWAY_PID")
             case "$server" in
             blossom)
-                token=$(mint_upload_token "$sha")
                 took=$(curl -sS -o "$out" -w '%{http_code} %{time_total}' -T "$data" -H "Expect:" \
                     -H "Authorization: $token" -H "Content-Type: application/octet-stream" \
                     "$BLOSSOM_URL/upload")
@@ -199,20 +201,22 @@ upload_part() {
             [ "$status" = 201 ] || fail "$server upload $round answered $status: $(cat "$out")"
             [ "$(json_field "$out" sha256)" = "$sha" ] || fail "$server upload $round: a different sha256: $(cat "$out")"
             [ "$(json_field "$out" size)" = "$size" ] || fail "$server upload $round: a different size: $(cat "$out")"
+            sleep "$PAUSE" # the CPU column counts what the upload left running after its answer
+            after=$(cpu_ticks "$GATEWAY_PID")
             say "round $round: $server upload of $UPLOAD_MIB MiB in $took s"
-            echo "$server $round $took" >>"$results"
+            echo "$server $round $took $((after - before))" >>"$results"
         done
     done
     stop_gateway
     echo
     echo "Upload of $UPLOAD_MIB MiB ($size bytes, a new file each time), Blossom PUT /upload (kind 24242 token) against POST /api/upload (raw body), one gateway, alternating"
     echo
-    echo "| server | round | seconds | MB/s |"
-    echo "|---|---:|---:|---:|"
-    sort -k2,2n -k1,1 "$results" | awk -v size="$size" '{ printf "| %s | %d | %.2f | %.0f |\n", $1, $2, $3, size / $3 / 1e6 }'
+    echo "| server | round | seconds | MB/s | gateway CPU s |"
+    echo "|---|---:|---:|---:|---:|"
+    sort -k2,2n -k1,1 "$results" | awk -v size="$size" -v ticks="$TICKS" '{ printf "| %s | %d | %.2f | %.0f | %.2f |\n", $1, $2, $3, size / $3 / 1e6, $4 / ticks }'
     echo
-    awk -v size="$size" '
-        { t[$1, ++n[$1]] = $3 }
+    awk -v size="$size" -v ticks="$TICKS" '
+        { t[$1, ++n[$1]] = $3; cpu[$1] += $4 }
         function median(s,   i, j, k, v, m) {
             m = n[s]
             for (i = 1; i <= m; i++) v[i] = t[s, i]
@@ -222,6 +226,7 @@ upload_part() {
         END {
             b = median("blossom"); a = median("api")
             printf "median: Blossom %.2f s (%.0f MB/s), API %.2f s (%.0f MB/s): Blossom at %.1f %% of the API'"'"'s MB/s (goal: not slower)\n", b, size / b / 1e6, a, size / a / 1e6, 100 * a / b
+            printf "gateway CPU per upload, mean: Blossom %.2f s, API %.2f s\n", cpu["blossom"] / n["blossom"] / ticks, cpu["api"] / n["api"] / ticks
         }' "$results"
     machine_line
 }
