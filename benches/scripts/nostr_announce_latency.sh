@@ -16,11 +16,14 @@
 #    (after nostr-tools has verified the id and signature, as for any of its clients).
 # 4. Uploads WARMUP + UPLOADS distinct random files of SIZE_KIB KiB (written before the first
 #    upload, so they are in the page cache), one at a time, PAUSE_MS apart: `curl -T FILE -X POST
-#    .../api/upload` with `X-Filename`. Around each curl it takes `date +%s%3N`; the answer time
-#    is the clock right after curl returns (late by curl's exit and one fork, so the figure
-#    leans short). A second estimate, the clock before curl + curl's own time_total, is early by
-#    curl's start-up (so it leans long); the table gives both. Nothing else runs between the
-#    uploads (the answers are parsed after the last one). Each answer must be 201.
+#    .../api/upload` with `X-Filename`. The wall clock (bash's EPOCHREALTIME: microseconds, no
+#    fork) is read just before curl starts and right after it returns. The moment curl read the
+#    answer lies between two estimates, and the table gives both: "curl returned" is late by
+#    curl's exit, so (event - it) is a lower bound of the latency; "curl start + time_total"
+#    (curl's own transfer time) is early by curl's start-up (exec, loading libcurl), so (event -
+#    it) is an upper bound. (curl's --trace-time cannot serve: it puts the sub-second part of a
+#    monotonic clock on a whole-second offset, off by up to 1 s.) Nothing else runs between the
+#    uploads (answers are read after the last one). Each answer must be 201.
 # 5. Waits (at most TIMEOUT s after the last upload) until the subscriber has every event, joins
 #    events and answers by info-hash, and prints min, median, p90, p99 (nearest rank) and max of
 #    (event received - upload answered) over the UPLOADS measured ones, and how many arrived:
@@ -186,11 +189,11 @@ UPLOADED="$WORK_DIR/uploads.txt"
 PAUSE_SECONDS=$(printf '%d.%03d' $((PAUSE_MS / 1000)) $((PAUSE_MS % 1000)))
 say "uploading $WARMUP + $UPLOADS files of $SIZE_KIB KiB, ${PAUSE_MS} ms apart"
 for i in $(seq 1 "$TOTAL"); do
-    before=$(date +%s%3N)
+    before=$EPOCHREALTIME
     took=$(curl -sS -o "$WORK_DIR/answers/$i.json" -w '%{http_code} %{time_total}' -T "$WORK_DIR/files/$i.bin" \
         -X POST -H "Expect:" -H "X-Filename: latency-$i.bin" -H "Content-Type: application/octet-stream" \
         "$GATEWAY_URL/api/upload")
-    after=$(date +%s%3N)
+    after=$EPOCHREALTIME
     [ "${took%% *}" = 201 ] || fail "upload $i answered ${took%% *}: $(cat "$WORK_DIR/answers/$i.json")"
     echo "$i $before ${took#* } $after" >>"$UPLOADED"
     sleep "$PAUSE_SECONDS"
@@ -237,33 +240,36 @@ for line in open(events_file):
 rows, missing = [], []
 for line in open(uploaded):
     i, before, total, after = line.split()
-    answer = json.load(open(f"{answers}/{i}.json"))
-    info_hash = answer["info_hash"].lower()
-    if int(i) <= warmup:
-        if info_hash not in events:
-            missing.append(f"warm-up {i}")
-        continue
+    before_ms, after_ms, total_ms = float(before) * 1000, float(after) * 1000, float(total) * 1000
+    info_hash = json.load(open(f"{answers}/{i}.json"))["info_hash"].lower()
     if info_hash not in events:
-        missing.append(i)
+        missing.append(i if int(i) > warmup else f"warm-up {i}")
+        continue
+    if int(i) <= warmup:
         continue
     received = events[info_hash]
-    answered_after = int(after)
-    answered_curl = int(before) + float(total) * 1000
-    rows.append((int(i), info_hash, received - answered_after, received - answered_curl, float(total) * 1000))
+    # lower bound, upper bound, curl's time_total, curl's start-up + exit
+    rows.append((int(i), info_hash, received - after_ms, received - (before_ms + total_ms), total_ms,
+                 after_ms - before_ms - total_ms))
 
 with open(out, "w") as f:
-    f.write("upload info_hash ms_after_curl_returned ms_after_start_plus_time_total upload_ms\n")
+    f.write("upload info_hash ms_after_curl_returned ms_after_curl_start_plus_time_total upload_ms curl_overhead_ms\n")
     for r in rows:
-        f.write("%d %s %d %.1f %.1f\n" % r)
+        f.write("%d %s %.1f %.1f %.1f %.1f\n" % r)
 
-measured = sum(1 for line in open(uploaded)) - warmup
+measured = sum(1 for _ in open(uploaded)) - warmup
 def rank(values, p):  # nearest rank
     v = sorted(values)
     return v[max(0, math.ceil(p / 100 * len(v)) - 1)]
 if rows:
     print("| ms | min | median | p90 | p99 | max |")
     print("|---|---:|---:|---:|---:|---:|")
-    for label, column in (("event received - curl returned", 2), ("event received - (curl start + time_total)", 3), ("upload (curl time_total)", 4)):
+    for label, column in (
+        ("event received - curl returned (lower bound)", 2),
+        ("event received - (curl start + time_total) (upper bound)", 3),
+        ("upload (curl time_total)", 4),
+        ("curl start-up + exit (the bounds' distance)", 5),
+    ):
         v = [r[column] for r in rows]
         print("| %s | %s |" % (label, " | ".join("%.1f" % x for x in (min(v), rank(v, 50), rank(v, 90), rank(v, 99), max(v)))))
     print()
