@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nostr::{EventBuilder, JsonUtil, Keys, Kind, Tag};
-use swarmgate_blossom::{BlobStore, BlossomConfig, MemoryBlobStore, PutBlob, router};
+use swarmgate_blossom::{
+    BlobStore, BlossomConfig, MemoryBlobStore, PutBlob, TokenEncoding, authorization_header, router,
+};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -25,18 +27,10 @@ fn token(keys: &Keys, verb: &str, sha256: &str) -> Result<String, Error> {
     let event = EventBuilder::new(Kind::Custom(24242), verb)
         .tags(tags)
         .sign_with_keys(keys)?;
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::from("Nostr ");
-    for chunk in event.as_json().as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    Ok(out)
+    Ok(authorization_header(
+        event.as_json(),
+        TokenEncoding::UrlSafe,
+    ))
 }
 
 async fn serve(

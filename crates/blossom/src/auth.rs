@@ -14,7 +14,7 @@
 use nostr::{Event, JsonUtil};
 use swarmgate_core::{Pubkey, Sha256};
 
-use crate::base64::decode_lenient;
+use crate::base64::{TokenEncoding, decode_lenient};
 
 /// The longest `Authorization` header accepted, in bytes.
 pub const MAX_HEADER_LEN: usize = 8 * 1024;
@@ -191,6 +191,15 @@ impl AuthError {
             _ => 401,
         }
     }
+}
+
+/// The `Authorization` header value a client sends for a signed kind 24242 event:
+/// `Nostr <base64 of the event's JSON>`, in `encoding` (current clients: URL-safe).
+pub fn authorization_header(event_json: impl AsRef<[u8]>, encoding: TokenEncoding) -> String {
+    format!(
+        "Nostr {}",
+        crate::base64::encode(event_json.as_ref(), encoding)
+    )
 }
 
 /// Decodes and verifies (id, signature) the event of an `Authorization` header value.

@@ -9,34 +9,11 @@ const KIND1_VECTOR: &str = r#"{"id":"53443506e7d09e55b922a2369b80f926007a8a8a8ea
 const PDF: &str = "b1674191a88ec5cdd733e4240a81803105dc412d6c6708d53ab94fc248f4f553";
 
 fn standard(json: &str) -> String {
-    encode(json.as_bytes(), b"+/", true)
+    crate::base64::encode(json.as_bytes(), TokenEncoding::Standard)
 }
 
 fn url_safe(json: &str) -> String {
-    encode(json.as_bytes(), b"-_", false)
-}
-
-/// A small base64 encoder for the tests (the crate only decodes).
-pub(crate) fn encode(bytes: &[u8], last_two: &[u8; 2], pad: bool) -> String {
-    let mut alphabet: Vec<u8> = (b'A'..=b'Z')
-        .chain(b'a'..=b'z')
-        .chain(b'0'..=b'9')
-        .collect();
-    alphabet.extend_from_slice(last_two);
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-        if pad {
-            out.push_str(&"=".repeat(3 - chunk.len()));
-        }
-    }
-    out
+    crate::base64::encode(json.as_bytes(), TokenEncoding::UrlSafe)
 }
 
 fn upload(x: XRule) -> AuthRequest {

@@ -88,8 +88,9 @@ mod store;
 
 pub use auth::{
     AUTH_KIND, AuthError, AuthRequest, AuthRules, Authorization, MAX_HEADER_LEN, Verb, XRule,
-    authorize, check_authorization, parse_authorization, server_host,
+    authorization_header, authorize, check_authorization, parse_authorization, server_host,
 };
+pub use base64::TokenEncoding;
 pub use config::{AuthPolicy, BlossomConfig};
 pub use descriptor::{
     BlobDescriptor, ListQuery, MAX_EXTENSION_LEN, PathError, blob_url, extension_for, list_page,

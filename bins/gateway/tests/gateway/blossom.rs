@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nostr::{EventBuilder, JsonUtil, Keys, Kind, Tag, Timestamp};
 use reqwest::StatusCode;
 use serde_json::Value;
+use swarmgate_blossom::{TokenEncoding, authorization_header};
 use swarmgate_metainfo::Torrent;
 
 use crate::support::{Gateway, json_of, small, workspace};
@@ -19,22 +20,6 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// base64url without padding, as current Blossom clients encode tokens.
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// `Authorization: Nostr …` for `verb` on `sha256`, signed by `keys`, valid for a minute.
@@ -52,7 +37,7 @@ fn token(keys: &Keys, verb: &str, sha256: &str) -> String {
         .custom_created_at(Timestamp::from(now() - 1))
         .sign_with_keys(keys)
         .unwrap();
-    format!("Nostr {}", base64url(event.as_json().as_bytes()))
+    authorization_header(event.as_json(), TokenEncoding::UrlSafe)
 }
 
 fn blossom_url(gateway: &Gateway, path: &str) -> String {

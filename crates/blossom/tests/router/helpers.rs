@@ -78,37 +78,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Base64 of `bytes` with the last two alphabet characters `last_two`, padded or not.
-pub(crate) fn encode(bytes: &[u8], last_two: &[u8; 2], pad: bool) -> String {
-    let mut alphabet: Vec<u8> = (b'A'..=b'Z')
-        .chain(b'a'..=b'z')
-        .chain(b'0'..=b'9')
-        .collect();
-    alphabet.extend_from_slice(last_two);
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-        if pad {
-            out.push_str(&"=".repeat(3 - chunk.len()));
-        }
-    }
-    out
-}
-
-/// How a token is encoded into the header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Encoding {
-    /// base64url without padding (current BUD-11).
-    UrlSafe,
-    /// standard base64 with padding (legacy clients, nostr-tools).
-    Standard,
-}
+pub(crate) use swarmgate_blossom::TokenEncoding as Encoding;
 
 /// A kind `kind` event made with `keys`, `created_at` = now + `created`, tags as given.
 pub(crate) fn event_json(
@@ -131,10 +101,7 @@ pub(crate) fn event_json(
 }
 
 pub(crate) fn header(json: &str, encoding: Encoding) -> String {
-    match encoding {
-        Encoding::UrlSafe => format!("Nostr {}", encode(json.as_bytes(), b"-_", false)),
-        Encoding::Standard => format!("Nostr {}", encode(json.as_bytes(), b"+/", true)),
-    }
+    swarmgate_blossom::authorization_header(json, encoding)
 }
 
 pub(crate) fn tag(parts: &[&str]) -> Vec<String> {
