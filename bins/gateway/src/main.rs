@@ -16,6 +16,8 @@ async fn main() -> std::process::ExitCode {
     };
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Under a file size limit an upload past it is answered 507, not the end of the process.
+    swarmgate_service::survive_file_size_limit();
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -61,7 +61,9 @@ pub enum CatalogError {
         /// The address asked for.
         sha256: Sha256,
     },
-    /// The disk is full. HTTP: 507; nothing was kept.
+    /// The disk is full (the content store's or the metadata database's, or the file size
+    /// limit was reached). HTTP: 507; nothing was kept; the next upload after space is freed
+    /// succeeds.
     #[error("no space left to store the upload")]
     DiskFull,
     /// The content store failed otherwise (I/O, damage). HTTP: 500; log and alarm.
@@ -103,6 +105,7 @@ impl From<MetaError> for CatalogError {
     fn from(error: MetaError) -> Self {
         match error {
             MetaError::Pool(_) => Self::Busy,
+            MetaError::DiskFull(_) => Self::DiskFull,
             other => Self::Meta(other),
         }
     }
@@ -143,6 +146,10 @@ mod tests {
         assert!(matches!(
             CatalogError::from(MetaError::Pool("timed out".into())),
             CatalogError::Busy
+        ));
+        assert!(matches!(
+            CatalogError::from(MetaError::DiskFull("SQLITE_FULL".into())),
+            CatalogError::DiskFull
         ));
     }
 }

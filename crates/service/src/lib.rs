@@ -44,5 +44,5 @@ mod signal;
 mod supervisor;
 
 pub use shutdown::{Shutdown, ShutdownTrigger};
-pub use signal::wait_for_signal;
+pub use signal::{survive_file_size_limit, wait_for_signal};
 pub use supervisor::{ServiceError, Supervisor};

@@ -21,3 +21,19 @@ pub async fn wait_for_signal() {
         std::future::pending::<()>().await;
     }
 }
+
+/// Keeps the process alive when a write passes its file size limit (`RLIMIT_FSIZE`, systemd's
+/// `LimitFSIZE=`): the kernel's default for `SIGXFSZ` kills the process, while with a handler
+/// installed the write fails with `EFBIG`, which the stores report as a full disk (an upload
+/// answered 507, a download stopped with a message), and everything else goes on. The handler
+/// is tokio's, which stays installed for the life of the process; call this inside a runtime.
+/// Where signals do not exist (or the handler cannot be installed) it does nothing.
+pub fn survive_file_size_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Err(error) = signal(SignalKind::from_raw(libc::SIGXFSZ)) {
+            tracing::warn!(%error, "SIGXFSZ: a write past the file size limit will end the process");
+        }
+    }
+}

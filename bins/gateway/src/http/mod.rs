@@ -18,6 +18,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use swarmgate_blobstore::ContentError;
 use swarmgate_catalog::CatalogError;
 use swarmgate_core::Sha256;
 use swarmgate_service::Shutdown;
@@ -165,6 +166,16 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound { .. } => {
                 ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
             }
+            // A failing disk (EIO, a permission changed behind our back): ours, not the
+            // client's; the code tells it apart from a bug so that an operator looks at the disk.
+            CatalogError::Content(ContentError::Io { .. }) => {
+                tracing::error!(%error, "storing an upload failed on the disk");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "io_error",
+                    error.to_string(),
+                )
+            }
             other => ApiError::internal(other),
         }
     }
@@ -225,6 +236,15 @@ mod tests {
         assert_eq!(
             status(CatalogError::DiskFull),
             StatusCode::INSUFFICIENT_STORAGE
+        );
+        let failing = CatalogError::Content(ContentError::Io {
+            path: "/data/tmp/x".into(),
+            source: std::io::Error::from_raw_os_error(5),
+        });
+        let answer = ApiError::from(failing);
+        assert_eq!(
+            (answer.status, answer.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "io_error")
         );
     }
 }

@@ -23,7 +23,7 @@ fn now() -> u64 {
 }
 
 /// `Authorization: Nostr …` for `verb` on `sha256`, signed by `keys`, valid for a minute.
-fn token(keys: &Keys, verb: &str, sha256: &str) -> String {
+pub(crate) fn token(keys: &Keys, verb: &str, sha256: &str) -> String {
     let expiration = (now() + 60).to_string();
     let tags = [
         vec!["t", verb],
@@ -40,7 +40,7 @@ fn token(keys: &Keys, verb: &str, sha256: &str) -> String {
     authorization_header(event.as_json(), TokenEncoding::UrlSafe)
 }
 
-fn blossom_url(gateway: &Gateway, path: &str) -> String {
+pub(crate) fn blossom_url(gateway: &Gateway, path: &str) -> String {
     format!(
         "{}{path}",
         gateway.blossom.as_deref().expect("a Blossom port")
@@ -66,12 +66,12 @@ fn put_blob(
         .unwrap()
 }
 
-fn sha2_256(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn sha2_256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -120,6 +120,11 @@ impl Gateway {
         Gateway::start(&self.data, &extra)
     }
 
+    /// The gateway's process id (while it runs).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     fn try_start(data: &Path, extra: &[String]) -> Result<Gateway, String> {
         static STARTS: AtomicUsize = AtomicUsize::new(0);
         let run = format!(

@@ -55,8 +55,9 @@ pub enum ContentError {
         /// The reader's error.
         source: io::Error,
     },
-    /// The disk (or quota) is full while writing `path`. Nothing was stored; free space.
-    #[error("{path}: no space left on the device (or disk quota exceeded)")]
+    /// The disk (or quota, or the process's file size limit) is full while writing `path`.
+    /// Nothing was stored; free space.
+    #[error("{path}: no space left on the device (or disk quota or file size limit exceeded)")]
     DiskFull {
         /// The file being written.
         path: PathBuf,
@@ -111,10 +112,15 @@ pub enum ContentError {
 }
 
 impl ContentError {
-    /// Wraps an I/O error on `path`, mapping a full disk or quota to [`ContentError::DiskFull`].
+    /// Wraps an I/O error on `path`, mapping a full disk, a quota or the file size limit
+    /// (`EFBIG` under `RLIMIT_FSIZE` with `SIGXFSZ` ignored, or past the file system's largest
+    /// file) to [`ContentError::DiskFull`]: each is a space limit that freeing or granting
+    /// space lifts.
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         match source.kind() {
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Self::DiskFull {
+            io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge => Self::DiskFull {
                 path: path.to_path_buf(),
             },
             _ => Self::Io {
@@ -173,6 +179,19 @@ mod tests {
             ContentError::io(path, io::Error::from(io::ErrorKind::StorageFull)),
             ContentError::DiskFull { .. }
         ));
+        #[cfg(target_os = "linux")]
+        for (errno, full) in [
+            (libc::EFBIG, true),
+            (libc::ENOSPC, true),
+            (libc::EIO, false),
+        ] {
+            let error = ContentError::io(path, io::Error::from_raw_os_error(errno));
+            assert_eq!(
+                matches!(error, ContentError::DiskFull { .. }),
+                full,
+                "{error}"
+            );
+        }
         assert!(matches!(
             ContentError::at(path)(io::Error::from(io::ErrorKind::PermissionDenied)),
             ContentError::Io { .. }

@@ -59,7 +59,12 @@ pub enum MetaError {
     /// overloaded. Retry later (answer 503).
     #[error("metadata store busy: {0}")]
     Pool(#[source] Box<dyn StdError + Send + Sync>),
-    /// The backend failed (I/O error, full disk, a database that cannot be opened).
+    /// The database's disk is full (SQLite's `SQLITE_FULL`: the WAL or the database file could
+    /// not grow). Nothing was written and the store stays usable; free space and retry
+    /// (answer 507).
+    #[error("metadata store: no space left on the device: {0}")]
+    DiskFull(#[source] Box<dyn StdError + Send + Sync>),
+    /// The backend failed (an I/O error, a database that cannot be opened).
     #[error("metadata backend: {0}")]
     Backend(#[source] Box<dyn StdError + Send + Sync>),
 }
@@ -80,13 +85,15 @@ impl MetaError {
 impl From<rusqlite::Error> for MetaError {
     /// Busy and locked databases are [`MetaError::Pool`] (retry later), a uniqueness or key
     /// violation is [`MetaError::Conflict`], another constraint (a `CHECK`, a foreign key) is
-    /// [`MetaError::Invalid`], a value of the wrong type is [`MetaError::Corrupt`]; everything
+    /// [`MetaError::Invalid`], a full disk is [`MetaError::DiskFull`], a value of the wrong type
+    /// is [`MetaError::Corrupt`]; everything
     /// else is [`MetaError::Backend`].
     fn from(error: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
         match &error {
             rusqlite::Error::SqliteFailure(code, _) => match code.code {
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => Self::Pool(Box::new(error)),
+                ErrorCode::DiskFull => Self::DiskFull(Box::new(error)),
                 ErrorCode::ConstraintViolation
                     if matches!(
                         code.extended_code,
@@ -149,6 +156,10 @@ mod tests {
         assert!(matches!(
             MetaError::from(failure(rusqlite::ffi::SQLITE_CORRUPT)),
             MetaError::Corrupt { .. }
+        ));
+        assert!(matches!(
+            MetaError::from(failure(rusqlite::ffi::SQLITE_FULL)),
+            MetaError::DiskFull(_)
         ));
         assert!(matches!(
             MetaError::from(failure(rusqlite::ffi::SQLITE_IOERR)),

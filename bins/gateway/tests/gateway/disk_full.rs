@@ -1,0 +1,268 @@
+//! A data folder that runs out of space (issue 15): uploads past the space answer 507
+//! `disk_full` (Blossom: 507 with `X-Reason`), leave nothing partial (no bytes under `tmp/`, no
+//! blob, chunk or manifest, no record in `/api/files`), the files stored before still download
+//! byte for byte, and uploads succeed again once space returns, in the same process.
+//!
+//! Two ways to make the space small, each a test:
+//! - a tmpfs of 8 MiB mounted on the data folder (needs `CAP_SYS_ADMIN`; where the mount is
+//!   refused the test says so and runs with the file size limit instead). Space returns by
+//!   deleting stored files through the admin API.
+//! - `RLIMIT_FSIZE` set on the gateway process before exec, `SIGXFSZ` ignored, so a write past
+//!   the limit fails with `EFBIG`, which the content store treats as a full disk (the limit is
+//!   a space limit). Runs on any Linux; space returns by raising the limit with `prlimit(2)`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nostr::Keys;
+use reqwest::StatusCode;
+use reqwest::blocking::Response;
+
+use crate::blossom::{blossom_url, hex, sha2_256, token};
+use crate::support::{Gateway, MIB, assert_error, bytes_under, json_of, workspace};
+
+const TOKEN: &str = "disk-full-admin-token-0123456789ab";
+
+/// How the data folder was made small, and how space is given back.
+enum SmallSpace {
+    /// A tmpfs mounted on the data folder; unmounted when dropped.
+    Tmpfs(PathBuf),
+    /// `RLIMIT_FSIZE` of this many bytes on the gateway.
+    FileSizeLimit(u64),
+}
+
+impl Drop for SmallSpace {
+    fn drop(&mut self) {
+        if let SmallSpace::Tmpfs(dir) = self {
+            let status = Command::new("umount").arg(&*dir).status();
+            if !status.is_ok_and(|s| s.success()) {
+                // Lazily, so that the temporary folder's removal does not fail the next test.
+                let _ = Command::new("umount").arg("-l").arg(&*dir).status();
+            }
+        }
+    }
+}
+
+/// Mounts a tmpfs of `size` bytes on `dir` (made first); `None` when mounting is refused.
+fn mount_tmpfs(dir: &Path, size: u64) -> Option<SmallSpace> {
+    std::fs::create_dir_all(dir).expect("create the data folder");
+    let output = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output();
+    match output {
+        Ok(output) if output.status.success() => Some(SmallSpace::Tmpfs(dir.to_path_buf())),
+        Ok(output) => {
+            eprintln!(
+                "mounting a tmpfs was refused ({}): using RLIMIT_FSIZE",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            None
+        }
+        Err(error) => {
+            eprintln!("no mount program ({error}): using RLIMIT_FSIZE");
+            None
+        }
+    }
+}
+
+/// The gateway with `space` applied: `RLIMIT_FSIZE` set on the running process (soft; the
+/// hard limit stays unlimited so that it can be raised again). The gateway survives `SIGXFSZ`
+/// by itself (`survive_file_size_limit`), so a write past the limit fails with `EFBIG`.
+fn start(data: &Path, space: &SmallSpace) -> Gateway {
+    let gateway = Gateway::start(data, &["--admin-token", TOKEN, "--no-dht"]);
+    if let SmallSpace::FileSizeLimit(limit) = space {
+        set_file_size_limit(&gateway, Some(*limit));
+    }
+    gateway
+}
+
+/// Sets the gateway's `RLIMIT_FSIZE` soft limit (`None`: unlimited) with `prlimit(2)`.
+fn set_file_size_limit(gateway: &Gateway, limit: Option<u64>) {
+    use rustix::process::{Pid, Resource, Rlimit, prlimit};
+    let pid = gateway
+        .pid()
+        .and_then(|pid| Pid::from_raw(i32::try_from(pid).ok()?))
+        .expect("the gateway runs");
+    let rlimit = Rlimit {
+        current: limit,
+        maximum: None,
+    };
+    prlimit(Some(pid), Resource::Fsize, rlimit).expect("prlimit RLIMIT_FSIZE on the gateway");
+}
+
+/// `size` bytes that differ for each `seed`.
+fn bytes(size: u64, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn upload(gateway: &Gateway, name: &str, body: &[u8]) -> Response {
+    gateway
+        .http
+        .post(gateway.at("/api/upload"))
+        .header("X-Filename", name)
+        .header("Content-Type", "application/octet-stream")
+        .body(body.to_vec())
+        .send()
+        .unwrap_or_else(|e| panic!("upload of {name}: {e}\n{}", gateway.tail()))
+}
+
+fn put_blob(gateway: &Gateway, keys: &Keys, body: &[u8]) -> Response {
+    let sha = hex(&sha2_256(body));
+    gateway
+        .http
+        .put(blossom_url(gateway, "/upload"))
+        .header("authorization", token(keys, "upload", &sha))
+        .header("content-type", "application/octet-stream")
+        .header("x-sha-256", &sha)
+        .body(body.to_vec())
+        .send()
+        .expect("PUT /upload")
+}
+
+/// Asserts that what the data folder holds is exactly `stored` (sizes of the acknowledged
+/// files): `tmp/` empty, the blobs add up, no chunk or manifest, and `/api/files` lists them.
+fn assert_only(gateway: &Gateway, data: &Path, stored: &[Vec<u8>]) {
+    assert_eq!(bytes_under(&data.join("tmp")), 0, "tmp/ is empty");
+    let sizes: u64 = stored.iter().map(|b| b.len() as u64).sum();
+    assert_eq!(
+        bytes_under(&data.join("blobs")),
+        sizes,
+        "blobs/ holds the files"
+    );
+    assert_eq!(bytes_under(&data.join("chunks")), 0, "no chunk");
+    assert_eq!(bytes_under(&data.join("manifests")), 0, "no manifest");
+    let list = gateway.get_json("/api/files?limit=100", StatusCode::OK);
+    let mut listed: Vec<String> = list["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["sha256"].as_str().expect("sha256").to_owned())
+        .collect();
+    let mut expected: Vec<String> = stored.iter().map(|b| hex(&sha2_256(b))).collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "/api/files lists the acknowledged files only"
+    );
+    for body in stored {
+        let sha = hex(&sha2_256(body));
+        let path = format!("/api/download/{sha}");
+        assert_eq!(gateway.download_sha256(&path, body.len() as u64), sha);
+    }
+}
+
+/// Fills the space with uploads, the `n`th (from 0) of `size(n)` bytes, until one answers
+/// 507 (at most 12); returns the acknowledged ones and the refused one.
+fn fill(gateway: &Gateway, size: impl Fn(u64) -> u64) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let mut stored = Vec::new();
+    for seed in 1..=12 {
+        let size = size(seed - 1);
+        let body = bytes(size, seed);
+        let response = upload(gateway, &format!("filler-{seed}.bin"), &body);
+        if response.status() == StatusCode::INSUFFICIENT_STORAGE {
+            let message = assert_error(
+                response,
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                "full",
+            );
+            eprintln!("upload {seed} of {size} bytes: 507 disk_full: {message}");
+            return (stored, body);
+        }
+        json_of(response, StatusCode::CREATED, "an upload that fits");
+        stored.push(body);
+    }
+    panic!("12 uploads and no 507:\n{}", gateway.tail());
+}
+
+/// The scenario on `space`: fill, check nothing partial, Blossom refused too, give space back,
+/// upload again through both ways in.
+fn uploads_past_the_space(space: SmallSpace, data: &Path, size: impl Fn(u64) -> u64) {
+    let gateway = start(data, &space);
+    let (mut stored, refused) = fill(&gateway, size);
+    assert!(!stored.is_empty(), "at least one upload fitted");
+    assert_only(&gateway, data, &stored);
+
+    let keys = Keys::generate();
+    let blob = bytes(refused.len() as u64, 100);
+    let response = put_blob(&gateway, &keys, &blob);
+    assert_eq!(response.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let reason = response
+        .headers()
+        .get("x-reason")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert!(
+        reason.as_deref().is_some_and(|r| !r.is_empty()),
+        "X-Reason: {reason:?}"
+    );
+    eprintln!(
+        "Blossom PUT /upload: 507, X-Reason: {}",
+        reason.unwrap_or_default()
+    );
+    assert_only(&gateway, data, &stored);
+
+    match &space {
+        SmallSpace::Tmpfs(_) => {
+            // Two files out: room for the refused upload and the blob.
+            for _ in 0..2 {
+                let gone = stored.remove(0);
+                let path = format!("/api/files/{}", hex(&sha2_256(&gone)));
+                let response = gateway
+                    .http
+                    .delete(gateway.at(&path))
+                    .header("Authorization", format!("Bearer {TOKEN}"))
+                    .send()
+                    .expect("DELETE");
+                assert_eq!(response.status(), StatusCode::NO_CONTENT, "DELETE {path}");
+            }
+        }
+        SmallSpace::FileSizeLimit(_) => set_file_size_limit(&gateway, None),
+    }
+    json_of(
+        upload(&gateway, "refused.bin", &refused),
+        StatusCode::CREATED,
+        "after space returns",
+    );
+    stored.push(refused);
+    let response = put_blob(&gateway, &keys, &blob);
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "Blossom after space returns"
+    );
+    stored.push(blob);
+    assert_only(&gateway, data, &stored);
+}
+
+#[test]
+fn uploads_past_a_full_tmpfs_get_507_and_succeed_once_files_are_deleted() {
+    let (_dir, data) = workspace();
+    match mount_tmpfs(&data, 8 * MIB) {
+        Some(space) => {
+            eprintln!("mechanism: a tmpfs of 8 MiB on {}", data.display());
+            uploads_past_the_space(space, &data, |_| 3 * MIB / 2);
+        }
+        None => {
+            eprintln!("mechanism: RLIMIT_FSIZE of 3 MiB (a tmpfs could not be mounted)");
+            uploads_past_the_space(SmallSpace::FileSizeLimit(3 * MIB), &data, |n| MIB << n);
+        }
+    }
+}
+
+#[test]
+fn uploads_past_the_file_size_limit_get_507_and_succeed_once_it_is_raised() {
+    let (_dir, data) = workspace();
+    eprintln!("mechanism: RLIMIT_FSIZE of 3 MiB");
+    // Every upload is one blob file: 1 and 2 MiB fit under the limit, 4 MiB does not.
+    uploads_past_the_space(SmallSpace::FileSizeLimit(3 * MIB), &data, |n| MIB << n);
+}
