@@ -5,7 +5,10 @@
 //! resolves a magnet link to its info dictionary, draws the progress bar and prints the
 //! summary. Ctrl+C stops cleanly: peers closed, files flushed, `stopped` announced, the DHT's
 //! routing table saved, and the next run resumes from what is on disk. The exit code is 0 only
-//! when every piece is verified.
+//! when every piece is verified. A full disk (or a file size limit) stops it the same way, with
+//! one line naming the file and saying what to do; the pieces verified so far stay on disk and
+//! the next run's check keeps them (a piece cut short by the failure fails its hash there and
+//! is fetched again).
 //!
 //! The DHT node (BEP 5) is on unless `--no-dht`: a UDP socket on the peer port's number (as
 //! libtorrent does; any free port if that one is taken, or `--dht-port`), bound to `--bind`. It
@@ -23,7 +26,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use swarmgate_core::PeerId;
 use swarmgate_dht::{Dht, DhtConfig};
 use swarmgate_metainfo::{Magnet, Torrent};
-use swarmgate_session::{MagnetOptions, Phase, Progress, RunConfig, Summary, resolve_magnet, run};
+use swarmgate_session::{
+    MagnetOptions, Phase, Progress, RunConfig, RunError, Summary, resolve_magnet, run,
+};
+use swarmgate_storage::StorageError;
 use tokio::net::TcpListener;
 
 use crate::dht::{bootstrap_names, default_state_file, node_config, resolve_bootstrap};
@@ -85,7 +91,12 @@ pub(crate) fn run_download(args: &DownloadArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let (summary, used_dht) = runtime.block_on(download(args))?;
+    let (summary, used_dht) = runtime.block_on(async {
+        // A write past a file size limit stops the download with the message below, not the
+        // process with SIGXFSZ.
+        swarmgate_service::survive_file_size_limit();
+        download(args).await
+    })?;
     print_summary(&summary, used_dht);
     if !summary.complete {
         bail!(
@@ -204,7 +215,14 @@ async fn download_with(
     )
     .await;
     bar.finish_and_clear();
-    result.with_context(|| format!("{}", args.output.display()))
+    match result {
+        Err(RunError::Storage(StorageError::DiskFull { path })) => bail!(
+            "no space left on device writing {}: free space and run the same command again; \
+             verified pieces are kept",
+            path.display()
+        ),
+        other => other.with_context(|| format!("{}", args.output.display())),
+    }
 }
 
 async fn bind(args: &DownloadArgs) -> anyhow::Result<TcpListener> {

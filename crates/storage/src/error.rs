@@ -1,7 +1,7 @@
 //! The errors of torrent storage (BEP 3 data on disk), shaped by what the caller does next.
 //!
 //! A full disk is told apart from other I/O failures so the user can be told to free space
-//! (`ENOSPC` and `EDQUOT` both map to [`StorageError::DiskFull`]); data that is not on disk is told
+//! (`ENOSPC`, `EDQUOT` and `EFBIG` all map to [`StorageError::DiskFull`]); data that is not on disk is told
 //! apart from a broken disk so the engine can re-download the piece rather than stop.
 
 use std::io;
@@ -59,10 +59,14 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// Wraps an I/O error on `path`, mapping a full disk or quota to [`StorageError::DiskFull`].
+    /// Wraps an I/O error on `path`, mapping a full disk, a quota or the file size limit
+    /// (`EFBIG`: `RLIMIT_FSIZE` with `SIGXFSZ` survived, or past the file system's largest file)
+    /// to [`StorageError::DiskFull`]: each is lifted by freeing or granting space.
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         match source.kind() {
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Self::DiskFull {
+            io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge => Self::DiskFull {
                 path: path.to_path_buf(),
             },
             _ => Self::Io {
@@ -91,6 +95,12 @@ mod tests {
         #[cfg(target_os = "linux")]
         assert!(matches!(
             StorageError::io(path, io::Error::from_raw_os_error(28)),
+            StorageError::DiskFull { .. }
+        ));
+        // EFBIG (27): a write past RLIMIT_FSIZE.
+        #[cfg(target_os = "linux")]
+        assert!(matches!(
+            StorageError::io(path, io::Error::from_raw_os_error(27)),
             StorageError::DiskFull { .. }
         ));
         let other = StorageError::io(path, io::Error::from(io::ErrorKind::PermissionDenied));

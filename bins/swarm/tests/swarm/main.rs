@@ -1,10 +1,13 @@
 //! The `swarm` binary end to end: create, show (text and JSON), one clear line with exit code 1
-//! for bad input, the DHT (a node, lookups, and a magnet downloaded through it), and (ignored
+//! for bad input, the DHT (a node, lookups, and a magnet downloaded through it), a download
+//! that runs out of space and resumes (`disk_full`), and (ignored
 //! without the programs) downloads and seeding against python3-libtorrent, aria2c and
 //! opentracker.
 
 mod dht;
 mod dht_interop;
+#[cfg(target_os = "linux")]
+mod disk_full;
 mod interop;
 mod support;
 mod tracker_interop;
