@@ -95,7 +95,11 @@ impl From<ContentError> for CatalogError {
                 },
                 _ => Self::Interrupted { source },
             },
-            ContentError::DiskFull { .. } => Self::DiskFull,
+            ContentError::DiskFull { path } => {
+                // The client hears 507; the operator reads here which store ran out.
+                tracing::warn!(path = %path.display(), "disk full: storing the upload's bytes");
+                Self::DiskFull
+            }
             other => Self::Content(other),
         }
     }
@@ -105,7 +109,10 @@ impl From<MetaError> for CatalogError {
     fn from(error: MetaError) -> Self {
         match error {
             MetaError::Pool(_) => Self::Busy,
-            MetaError::DiskFull(_) => Self::DiskFull,
+            MetaError::DiskFull(source) => {
+                tracing::warn!(%source, "disk full: committing the upload's metadata");
+                Self::DiskFull
+            }
             other => Self::Meta(other),
         }
     }

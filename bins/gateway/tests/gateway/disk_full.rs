@@ -3,6 +3,9 @@
 //! blob, chunk or manifest, no record in `/api/files`), the files stored before still download
 //! byte for byte, and uploads succeed again once space returns, in the same process.
 //!
+//! A third test fills the disk between the upload's bytes and its metadata: SQLite's WAL cannot
+//! grow (`SQLITE_FULL`), the answer is 507 all the same, the pool is not wedged.
+//!
 //! Two ways to make the space small, each a test:
 //! - a tmpfs of 8 MiB mounted on the data folder (needs `CAP_SYS_ADMIN`; where the mount is
 //!   refused the test says so and runs with the file size limit instead). Space returns by
@@ -265,4 +268,71 @@ fn uploads_past_the_file_size_limit_get_507_and_succeed_once_it_is_raised() {
     eprintln!("mechanism: RLIMIT_FSIZE of 3 MiB");
     // Every upload is one blob file: 1 and 2 MiB fit under the limit, 4 MiB does not.
     uploads_past_the_space(SmallSpace::FileSizeLimit(3 * MIB), &data, |n| MIB << n);
+}
+
+/// Bytes free on the file system of `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    let stat = rustix::fs::statvfs(dir).expect("statvfs");
+    stat.f_bavail * stat.f_frsize
+}
+
+/// The disk fills between the content and the metadata commit: the upload's bytes fit, the
+/// database's WAL cannot grow (SQLite's `SQLITE_FULL`). The answer is 507, the stored bytes
+/// are removed again, the pool is not wedged (lists and downloads go on while full), and the
+/// same upload succeeds once the filler is gone. Needs a tmpfs (the file size limit cannot
+/// aim at the WAL): where the mount is refused it says so and checks nothing.
+#[test]
+fn a_full_disk_at_the_metadata_commit_answers_507_and_the_database_recovers() {
+    let (_dir, data) = workspace();
+    let Some(space) = mount_tmpfs(&data, 8 * MIB) else {
+        eprintln!("not run: the SQLITE_FULL case needs a tmpfs, and mounting one was refused");
+        return;
+    };
+    eprintln!("mechanism: a tmpfs of 8 MiB on {}", data.display());
+    let gateway = start(&data, &space);
+    let first = bytes(MIB, 1);
+    json_of(
+        upload(&gateway, "first.bin", &first),
+        StatusCode::CREATED,
+        "first",
+    );
+    // Page-aligned, so that its temporary file takes exactly its own pages on the tmpfs.
+    let body = bytes(64 * 1024, 2);
+    let slack = 8 * 1024;
+    let filler = data.join("filler.bin");
+    let room = free_bytes(&data);
+    std::fs::write(
+        &filler,
+        vec![1u8; (room - body.len() as u64 - slack) as usize],
+    )
+    .expect("write the filler");
+    let left = free_bytes(&data);
+    eprintln!("{left} bytes free for an upload of {}", body.len());
+    assert!(
+        left >= body.len() as u64 && left < body.len() as u64 + 4 * 4096,
+        "{left}"
+    );
+
+    assert_error(
+        upload(&gateway, "second.bin", &body),
+        StatusCode::INSUFFICIENT_STORAGE,
+        "disk_full",
+        "the metadata commit on a full disk",
+    );
+    gateway.wait_log("disk full: committing the upload's metadata");
+    // Still full: the pool answers reads, nothing of the refused upload is kept.
+    assert_only(&gateway, &data, std::slice::from_ref(&first));
+    let refused = upload(&gateway, "second.bin", &body);
+    assert_eq!(
+        refused.status(),
+        StatusCode::INSUFFICIENT_STORAGE,
+        "still full"
+    );
+    std::fs::remove_file(&filler).expect("remove the filler");
+    json_of(
+        upload(&gateway, "second.bin", &body),
+        StatusCode::CREATED,
+        "after space returns",
+    );
+    assert_only(&gateway, &data, &[first, body]);
 }
