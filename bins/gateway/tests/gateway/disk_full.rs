@@ -25,6 +25,8 @@ use crate::blossom::{blossom_url, hex, sha2_256, token};
 use crate::support::{Gateway, MIB, assert_error, bytes_under, json_of, workspace};
 
 const TOKEN: &str = "disk-full-admin-token-0123456789ab";
+/// Files of at least this size are stored as 2 MiB chunks (`--blob-threshold`).
+const THRESHOLD: u64 = 5 * MIB;
 
 /// How the data folder was made small, and how space is given back.
 enum SmallSpace {
@@ -73,7 +75,8 @@ fn mount_tmpfs(dir: &Path, size: u64) -> Option<SmallSpace> {
 /// hard limit stays unlimited so that it can be raised again). The gateway survives `SIGXFSZ`
 /// by itself (`survive_file_size_limit`), so a write past the limit fails with `EFBIG`.
 fn start(data: &Path, space: &SmallSpace) -> Gateway {
-    let gateway = Gateway::start(data, &["--admin-token", TOKEN, "--no-dht"]);
+    let flags = ["--admin-token", TOKEN, "--no-dht", "--blob-threshold", "5M"];
+    let gateway = Gateway::start(data, &flags);
     if let SmallSpace::FileSizeLimit(limit) = space {
         set_file_size_limit(&gateway, Some(*limit));
     }
@@ -131,18 +134,21 @@ fn put_blob(gateway: &Gateway, keys: &Keys, body: &[u8]) -> Response {
         .expect("PUT /upload")
 }
 
-/// Asserts that what the data folder holds is exactly `stored` (sizes of the acknowledged
-/// files): `tmp/` empty, the blobs add up, no chunk or manifest, and `/api/files` lists them.
+/// Asserts that what the data folder holds is exactly `stored` (the acknowledged files):
+/// `tmp/` empty, the blobs and the chunks add up to the files' sizes (random bytes share no
+/// chunk), one manifest per chunked file, `/api/files` lists them and each downloads
+/// byte-exact.
 fn assert_only(gateway: &Gateway, data: &Path, stored: &[Vec<u8>]) {
     assert_eq!(bytes_under(&data.join("tmp")), 0, "tmp/ is empty");
-    let sizes: u64 = stored.iter().map(|b| b.len() as u64).sum();
-    assert_eq!(
-        bytes_under(&data.join("blobs")),
-        sizes,
-        "blobs/ holds the files"
-    );
-    assert_eq!(bytes_under(&data.join("chunks")), 0, "no chunk");
-    assert_eq!(bytes_under(&data.join("manifests")), 0, "no manifest");
+    let (chunked, whole): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+        stored.iter().partition(|b| b.len() as u64 >= THRESHOLD);
+    let sum = |files: &[&Vec<u8>]| files.iter().map(|b| b.len() as u64).sum::<u64>();
+    let blobs = bytes_under(&data.join("blobs"));
+    assert_eq!(blobs, sum(&whole), "blobs/ holds the whole files");
+    let chunks = bytes_under(&data.join("chunks"));
+    assert_eq!(chunks, sum(&chunked), "chunks/ holds the chunked files");
+    let manifests = files_under(&data.join("manifests"));
+    assert_eq!(manifests, chunked.len(), "one manifest per chunked file");
     let list = gateway.get_json("/api/files?limit=100", StatusCode::OK);
     let mut listed: Vec<String> = list["files"]
         .as_array()
@@ -162,6 +168,22 @@ fn assert_only(gateway: &Gateway, data: &Path, stored: &[Vec<u8>]) {
         let path = format!("/api/download/{sha}");
         assert_eq!(gateway.download_sha256(&path, body.len() as u64), sha);
     }
+}
+
+/// Regular files under `dir` (0 when it does not exist).
+fn files_under(dir: &Path) -> usize {
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else {
+                count += 1;
+            }
+        }
+    }
+    count
 }
 
 /// Fills the space with uploads, the `n`th (from 0) of `size(n)` bytes, until one answers
@@ -260,6 +282,19 @@ fn uploads_past_a_full_tmpfs_get_507_and_succeed_once_files_are_deleted() {
             uploads_past_the_space(SmallSpace::FileSizeLimit(3 * MIB), &data, |n| MIB << n);
         }
     }
+}
+
+/// The same with files stored as 2 MiB chunks (6 MiB each, 3 chunks, on 16 MiB): a chunked
+/// upload cut short leaves no chunk and no manifest, and deleting chunked files frees room.
+#[test]
+fn chunked_uploads_past_a_full_tmpfs_get_507_and_succeed_once_files_are_deleted() {
+    let (_dir, data) = workspace();
+    let Some(space) = mount_tmpfs(&data, 16 * MIB) else {
+        eprintln!("not run: chunks are at most 2 MiB, under any file size limit that matters");
+        return;
+    };
+    eprintln!("mechanism: a tmpfs of 16 MiB on {}", data.display());
+    uploads_past_the_space(space, &data, |_| 6 * MIB);
 }
 
 #[test]
