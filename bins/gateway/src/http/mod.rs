@@ -168,12 +168,14 @@ impl From<CatalogError> for ApiError {
             }
             // A failing disk (EIO, a permission changed behind our back): ours, not the
             // client's; the code tells it apart from a bug so that an operator looks at the disk.
+            // The detail (a path on the server) goes to the log, not to the client.
             CatalogError::Content(ContentError::Io { .. }) => {
                 tracing::error!(%error, "storing an upload failed on the disk");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "io_error",
-                    error.to_string(),
+                    "the server's disk failed while storing the upload: nothing was kept; \
+                     retry later",
                 )
             }
             other => ApiError::internal(other),

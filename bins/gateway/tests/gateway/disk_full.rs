@@ -3,8 +3,10 @@
 //! blob, chunk or manifest, no record in `/api/files`), the files stored before still download
 //! byte for byte, and uploads succeed again once space returns, in the same process.
 //!
-//! A third test fills the disk between the upload's bytes and its metadata: SQLite's WAL cannot
-//! grow (`SQLITE_FULL`), the answer is 507 all the same, the pool is not wedged.
+//! Another fills the disk between the upload's bytes and its metadata: SQLite's WAL cannot
+//! grow (`SQLITE_FULL`), the answer is 507 all the same, the pool is not wedged. And a disk that
+//! fails otherwise answers 500 `io_error` (no server path in the answer), with the same
+//! recovery.
 //!
 //! Two ways to make the space small, each a test:
 //! - a tmpfs of 8 MiB mounted on the data folder (needs `CAP_SYS_ADMIN`; where the mount is
@@ -74,10 +76,10 @@ fn mount_tmpfs(dir: &Path, size: u64) -> Option<SmallSpace> {
 /// The gateway with `space` applied: `RLIMIT_FSIZE` set on the running process (soft; the
 /// hard limit stays unlimited so that it can be raised again). The gateway survives `SIGXFSZ`
 /// by itself (`survive_file_size_limit`), so a write past the limit fails with `EFBIG`.
-fn start(data: &Path, space: &SmallSpace) -> Gateway {
+fn start(data: &Path, space: Option<&SmallSpace>) -> Gateway {
     let flags = ["--admin-token", TOKEN, "--no-dht", "--blob-threshold", "5M"];
     let gateway = Gateway::start(data, &flags);
-    if let SmallSpace::FileSizeLimit(limit) = space {
+    if let Some(SmallSpace::FileSizeLimit(limit)) = space {
         set_file_size_limit(&gateway, Some(*limit));
     }
     gateway
@@ -213,7 +215,7 @@ fn fill(gateway: &Gateway, size: impl Fn(u64) -> u64) -> (Vec<Vec<u8>>, Vec<u8>)
 /// The scenario on `space`: fill, check nothing partial, Blossom refused too, give space back,
 /// upload again through both ways in.
 fn uploads_past_the_space(space: SmallSpace, data: &Path, size: impl Fn(u64) -> u64) {
-    let gateway = start(data, &space);
+    let gateway = start(data, Some(&space));
     let (mut stored, refused) = fill(&gateway, size);
     assert!(!stored.is_empty(), "at least one upload fitted");
     assert_only(&gateway, data, &stored);
@@ -324,7 +326,7 @@ fn a_full_disk_at_the_metadata_commit_answers_507_and_the_database_recovers() {
         return;
     };
     eprintln!("mechanism: a tmpfs of 8 MiB on {}", data.display());
-    let gateway = start(&data, &space);
+    let gateway = start(&data, Some(&space));
     let first = bytes(MIB, 1);
     json_of(
         upload(&gateway, "first.bin", &first),
@@ -370,4 +372,45 @@ fn a_full_disk_at_the_metadata_commit_answers_507_and_the_database_recovers() {
         "after space returns",
     );
     assert_only(&gateway, &data, &[first, body]);
+}
+
+/// A disk that fails otherwise than by filling up (here `tmp/` replaced by a file, so that
+/// every ingest fails with `ENOTDIR`, standing in for `EIO`, which a test cannot provoke
+/// without a faulty device): 500 with the code `io_error`, nothing kept, the stored files
+/// still served, and uploads succeed again once the folder is back, without a restart.
+#[test]
+fn a_failing_disk_answers_500_io_error_and_recovers_without_a_restart() {
+    let (_dir, data) = workspace();
+    let gateway = start(&data, None);
+    let first = bytes(MIB, 1);
+    json_of(
+        upload(&gateway, "first.bin", &first),
+        StatusCode::CREATED,
+        "first",
+    );
+    let tmp = data.join("tmp");
+    std::fs::remove_dir(&tmp).expect("tmp/ is empty");
+    std::fs::write(&tmp, b"not a folder").expect("a file in the way");
+    let message = assert_error(
+        upload(&gateway, "second.bin", &bytes(MIB, 2)),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "io_error",
+        "an upload on a failing disk",
+    );
+    eprintln!("500 io_error: {message}");
+    assert!(
+        !message.contains("/tmp"),
+        "no server path in the answer: {message}"
+    );
+    gateway.wait_log("Not a directory");
+    std::fs::remove_file(&tmp).expect("remove the file");
+    std::fs::create_dir(&tmp).expect("tmp/ back");
+    assert_only(&gateway, &data, std::slice::from_ref(&first));
+    let second = bytes(MIB, 2);
+    json_of(
+        upload(&gateway, "second.bin", &second),
+        StatusCode::CREATED,
+        "after the fix",
+    );
+    assert_only(&gateway, &data, &[first, second]);
 }
