@@ -403,6 +403,21 @@ fn a_failing_disk_answers_500_io_error_and_recovers_without_a_restart() {
         "no server path in the answer: {message}"
     );
     gateway.wait_log("Not a directory");
+    let response = put_blob(&gateway, &Keys::generate(), &bytes(MIB, 3));
+    assert_eq!(
+        response.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Blossom"
+    );
+    let reason = response
+        .headers()
+        .get("x-reason")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.contains("disk failed") && !reason.contains("/tmp"),
+        "X-Reason: {reason}"
+    );
     std::fs::remove_file(&tmp).expect("remove the file");
     std::fs::create_dir(&tmp).expect("tmp/ back");
     assert_only(&gateway, &data, std::slice::from_ref(&first));

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
+use swarmgate_blobstore::ContentError;
 use swarmgate_blossom::{
     Blob, BlobStore, Disowned, PutBlob, Report, StoreError, Stored, extension_for, parse_report,
 };
@@ -115,6 +116,13 @@ fn store_error(error: CatalogError) -> StoreError {
         CatalogError::DiskFull => StoreError::Full,
         CatalogError::HashMismatch { actual } => StoreError::HashMismatch { actual },
         CatalogError::NotFound { .. } => StoreError::NotFound,
+        // A failing disk: the detail (a path on the server) goes to the log, not to X-Reason.
+        CatalogError::Content(error @ ContentError::Io { .. }) => {
+            tracing::error!(%error, "Blossom store failure: the disk");
+            StoreError::Io(
+                "the server's disk failed while storing the blob; nothing was kept".into(),
+            )
+        }
         other => {
             tracing::error!(error = %other, "Blossom store failure");
             StoreError::Io(other.to_string())
