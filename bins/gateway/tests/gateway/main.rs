@@ -4,7 +4,8 @@
 //! ignored unless aria2c, transmission-cli and python3-libtorrent are installed), restarts after
 //! SIGKILL and SIGTERM (`restart`), Nostr announcements and following against an in-process
 //! relay (`nostr`) and read by other implementations (`nostr_interop`, ignored unless Node and
-//! PyPI's nostr-relay are set up), bad input (`bad_input`), floods (`rate_limits`), and what the
+//! PyPI's nostr-relay are set up), bad input (`bad_input`), floods (`rate_limits`), slowloris,
+//! connection caps and oversized requests from 127.0.0.2 (`http_attack`), and what the
 //! status endpoints, metrics and diagnostics report (`status`). The two fixture files (5 MiB and
 //! 300 MiB of seeded random bytes) are made once under Cargo's temporary folder for this target
 //! and reused by later runs.
@@ -15,6 +16,7 @@ mod blossom;
 mod clients;
 mod dht;
 mod federation;
+mod http_attack;
 mod mirror;
 mod nostr;
 mod nostr_interop;
