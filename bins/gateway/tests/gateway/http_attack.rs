@@ -1,7 +1,8 @@
 //! Attacks on the HTTP ports from 127.0.0.2 while the real clients on 127.0.0.1 keep being
 //! served: 2,000 slowloris connections (a partial request line dripped a byte at a time, a
 //! request line and headers that never end, or nothing at all) cut by the header read timeout;
-//! connections over the per-IP cap closed at accept, on the API port and on the Blossom port;
+//! connections over the per-IP cap closed at accept, on the API port and on the Blossom port,
+//! and over the port's total cap until places free up;
 //! malformed and oversized requests answered with JSON errors; and a request flood from one
 //! address answered 429 while another address is still served.
 
@@ -227,6 +228,42 @@ fn connections_over_the_per_ip_cap_are_closed_at_accept_on_both_http_ports() {
         );
     }
     assert!(refused(&gateway, "connections_per_ip") >= 2);
+}
+
+#[test]
+fn a_full_port_closes_new_connections_at_accept_and_serves_again_once_they_go() {
+    const TOTAL: usize = 8;
+    let (_tmp, data) = workspace();
+    let gateway = Gateway::start(&data, &["--max-connections", "8"]);
+    let server = socket_addr(&gateway.url);
+    let runtime = runtime();
+    runtime.block_on(async {
+        // Fill the port from 127.0.0.2 (the test's own client may hold one of the places).
+        let mut held = Vec::new();
+        let mut refused_at = None;
+        for i in 0..=TOTAL + 1 {
+            let stream = connect_from_attacker(server).await.expect("connect");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut probe = [0u8; 1];
+            match tokio::time::timeout(Duration::from_millis(300), stream.peek(&mut probe)).await {
+                Ok(Ok(0) | Err(_)) => {
+                    refused_at = Some(i);
+                    break;
+                }
+                _ => held.push(stream),
+            }
+        }
+        let refused_at = refused_at.expect("a connection over the total was closed");
+        assert!(
+            refused_at <= TOTAL,
+            "closed only at connection {refused_at}"
+        );
+        drop(held);
+    });
+    // The places come back: another address is served (after the server sees the closes).
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(gateway.get("/api/health").status(), StatusCode::OK);
+    assert!(refused(&gateway, "connections") >= 1);
 }
 
 #[test]
