@@ -75,6 +75,37 @@ fn refused(gateway: &Gateway, reason: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
 }
 
+/// Waits (at most 3 s) until `refused(gateway, reason)` is at least `least` (hyper's own
+/// refusals are counted when their connection ends, just after the answer).
+fn wait_refused(gateway: &Gateway, reason: &str, least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let count = refused(gateway, reason);
+        if count >= least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{reason}: {count} refusals, expected at least {least}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends `request` raw from 127.0.0.1 and reads the answer to the server's close (at most 5 s).
+fn raw_exchange(gateway: &Gateway, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(socket_addr(&gateway.url)).expect("connect to the API port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a read timeout");
+    stream.write_all(request).expect("send the request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[test]
 fn two_thousand_slowloris_connections_are_cut_while_another_address_uploads_and_downloads() {
     const SLOW: usize = 2_000;
@@ -325,8 +356,13 @@ fn malformed_and_oversized_requests_get_json_errors() {
         ),
         Err(error) => assert!(!error.is_timeout(), "{error}"),
     }
+    // What hyper cannot parse it answers 400 itself, without a body, and closes.
+    let garbage = raw_exchange(&gateway, b"NOT HTTP AT ALL\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage:?}");
     assert!(refused(&gateway, "uri_too_long") >= 1);
     assert!(refused(&gateway, "headers_too_large") >= 1);
+    wait_refused(&gateway, "head_too_large", 1);
+    wait_refused(&gateway, "malformed", 1);
 }
 
 #[test]
