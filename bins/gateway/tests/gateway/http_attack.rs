@@ -316,6 +316,13 @@ fn malformed_and_oversized_requests_get_json_errors() {
         "invalid_limit",
         "limit=0",
     );
+    // A path segment that is not UTF-8: axum's plain-text rejection, answered as JSON.
+    assert_error(
+        gateway.get("/api/files/%FF%FE"),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "a path segment that is not UTF-8",
+    );
     let long = format!("/api/files?offset=0&x={}", "a".repeat(9 * 1024));
     assert_error(
         gateway.get(&long),
