@@ -178,7 +178,7 @@ impl Gateway {
                     &config.blossom,
                     &config.api,
                     &config.storage.data_dir,
-                    connection_guard(&config.http, &counters),
+                    connection_guard(&config.http, &counters, "blossom"),
                     &mut registry,
                 )
                 .context("starting the Blossom server")?,
@@ -279,7 +279,7 @@ impl Gateway {
             http::serve(
                 http_listener,
                 router,
-                connection_guard(&config.http, &http_counters),
+                connection_guard(&config.http, &http_counters, "api"),
                 supervisor.shutdown(),
             ),
         );
@@ -343,9 +343,15 @@ impl Gateway {
 }
 
 /// Locks the data folder, opens the stores and loads the catalog (blocking).
-/// The connection limits of an HTTP port (the API's and Blossom's), from `[http]`.
-fn connection_guard(http: &HttpConfig, counters: &HttpCounters) -> ConnectionGuard {
+/// The connection limits of an HTTP port (the API's and Blossom's), from `[http]`; `port`
+/// labels its open connections in `/metrics`.
+fn connection_guard(
+    http: &HttpConfig,
+    counters: &HttpCounters,
+    port: &'static str,
+) -> ConnectionGuard {
     ConnectionGuard {
+        open: counters.open_connections(port),
         limits: ConnectionLimits {
             header_read_timeout: http.header_read_timeout,
             max_per_ip: http.max_connections_per_ip,

@@ -26,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -57,6 +58,8 @@ pub(crate) struct HttpCounters {
     pub rate_limited: Counter,
     /// Connections and requests refused before a handler, by reason.
     pub refused: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Connections open now, by port.
+    pub open: Family<Vec<(&'static str, &'static str)>, Gauge>,
 }
 
 /// The HTTP port's figures, as `/api/stats` shows them.
@@ -88,7 +91,21 @@ impl HttpCounters {
                 "HTTP requests refused by a rate limit.",
             ),
             refused: refused_counters(registry),
+            open: {
+                let open = Family::default();
+                registry.register(
+                    "http_connections",
+                    "HTTP connections open now, by port (api, blossom).",
+                    open.clone(),
+                );
+                open
+            },
         }
+    }
+
+    /// The gauge of `port`'s open connections.
+    pub(crate) fn open_connections(&self, port: &'static str) -> Gauge {
+        self.open.get_or_create(&vec![("port", port)]).clone()
     }
 
     /// Counts one refusal.

@@ -23,7 +23,8 @@
 //!   `net.core.somaxconn`, 4096 by default): a burst of connects waits in the kernel's queue for
 //!   the accept loop instead of having its handshakes dropped and retried seconds later.
 //!
-//! Each refusal is counted in `swarmgate_http_refused_total{reason}`. Shutting down stops the
+//! Each refusal is counted in `swarmgate_http_refused_total{reason}`, the open connections are
+//! `swarmgate_http_connections{port}`. Shutting down stops the
 //! accepts, asks each connection to finish its request in flight (HTTP/1 graceful close), and
 //! waits for them; the supervisor aborts what remains after its grace period.
 
@@ -38,6 +39,7 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::metrics::gauge::Gauge;
 use swarmgate_service::Shutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
@@ -75,6 +77,8 @@ pub(crate) struct ConnectionGuard {
     pub limits: ConnectionLimits,
     /// Where refusals are counted (`http_refused_total`).
     pub counters: HttpCounters,
+    /// The port's open connections (`http_connections{port}`).
+    pub open: Gauge,
 }
 
 /// Who holds the port's connections: the count per address and in all.
@@ -82,6 +86,7 @@ pub(crate) struct ConnectionGuard {
 struct Table {
     limits: ConnectionLimits,
     open: Mutex<Open>,
+    gauge: Gauge,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +133,7 @@ impl Table {
         }
         *from_source += 1;
         open.total += 1;
+        self.gauge.set(open.total as i64);
         Ok(Place {
             table: Arc::clone(self),
             source,
@@ -139,6 +145,7 @@ impl Drop for Place {
     fn drop(&mut self) {
         let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
         open.total = open.total.saturating_sub(1);
+        self.table.gauge.set(open.total as i64);
         if let Some(count) = open.by_source.get_mut(&self.source) {
             *count -= 1;
             if *count == 0 {
@@ -168,10 +175,15 @@ pub(crate) async fn serve(
     guard: ConnectionGuard,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let ConnectionGuard { limits, counters } = guard;
+    let ConnectionGuard {
+        limits,
+        counters,
+        open: gauge,
+    } = guard;
     let table = Arc::new(Table {
         limits,
         open: Mutex::default(),
+        gauge,
     });
     let mut builder = http1::Builder::new();
     builder
@@ -339,6 +351,7 @@ mod tests {
                 max_total,
             },
             open: Mutex::default(),
+            gauge: Gauge::default(),
         })
     }
 
@@ -349,10 +362,12 @@ mod tests {
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         let first = table.admit(a).unwrap();
         let _second = table.admit(a).unwrap();
+        assert_eq!(table.gauge.get(), 2);
         assert_eq!(table.admit(a).unwrap_err(), Refusal::PerIp);
         let _other = table.admit(b).unwrap();
         assert_eq!(table.admit(b).unwrap_err(), Refusal::Total);
         drop(first);
+        assert_eq!(table.gauge.get(), 2);
         assert!(table.admit(a).is_ok());
     }
 

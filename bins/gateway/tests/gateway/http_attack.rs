@@ -67,8 +67,16 @@ async fn time_to_close(mut stream: TcpStream, drip: &[u8], limit: Duration) -> O
 
 /// The value of `swarmgate_http_refused_total{reason="…"}` in `/metrics`.
 fn refused(gateway: &Gateway, reason: &str) -> u64 {
+    metric(
+        gateway,
+        &format!("swarmgate_http_refused_total{{reason=\"{reason}\"}}"),
+    )
+}
+
+/// The value of the sample `name` (with its labels) in `/metrics`.
+fn metric(gateway: &Gateway, name: &str) -> u64 {
     let text = gateway.get("/metrics").text().expect("the metrics");
-    let prefix = format!("swarmgate_http_refused_total{{reason=\"{reason}\"}} ");
+    let prefix = format!("{name} ");
     text.lines()
         .find_map(|line| line.strip_prefix(&prefix))
         .and_then(|value| value.trim().parse().ok())
@@ -198,7 +206,9 @@ fn two_thousand_slowloris_connections_are_cut_while_another_address_uploads_and_
         timed_out >= SLOW as u64 * 9 / 10,
         "{timed_out} of {SLOW} counted as header timeouts"
     );
-    // The port is whole again.
+    // The port is whole again: the attack's connections are gone from the count.
+    let open = metric(&gateway, "swarmgate_http_connections{port=\"api\"}");
+    assert!(open <= 4, "{open} connections still counted open");
     assert_eq!(
         gateway.get("/api/health").status(),
         StatusCode::OK,
