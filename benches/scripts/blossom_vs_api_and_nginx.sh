@@ -40,7 +40,7 @@
 # bins/gateway/tests/node, filled by `npm ci --prefix bins/gateway/tests/node`).
 #
 # The gateway runs with its defaults except `--requests-per-second 0` and
-# `--uploads-per-minute 0` (loopback load from one address) and its Blossom port on a free
+# `--uploads-per-minute 0` and `--max-connections-per-ip 4096` (loopback load from one address) and its Blossom port on a free
 # loopback port. wrk and the server share the machine's cores (two on the development machine):
 # read the CPU columns next to the rates.
 set -euo pipefail
@@ -152,7 +152,8 @@ start_blossom_gateway() {
     rm -rf "$WORK_DIR/gateway-$1"
     # shellcheck disable=SC2086 # GATEWAY_FLAGS splits into its words on purpose
     start_gateway "$WORK_DIR/gateway-$1" "$WORK_DIR/gateway-$1.log" --requests-per-second 0 \
-        --uploads-per-minute 0 --blossom-addr "127.0.0.1:$port" $GATEWAY_FLAGS
+        --uploads-per-minute 0 --max-connections-per-ip 4096 --blossom-addr "127.0.0.1:$port" \
+        $GATEWAY_FLAGS
     BLOSSOM_URL="http://127.0.0.1:$port"
     for _ in $(seq 1 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0

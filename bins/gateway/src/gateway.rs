@@ -24,7 +24,7 @@ use swarmgate_storage::PieceCache;
 use tokio::net::TcpListener;
 
 use crate::http::metrics::Snapshot;
-use crate::http::{self, Guard, HttpCounters, IpRateLimit};
+use crate::http::{self, ConnectionGuard, ConnectionLimits, Guard, HttpCounters, IpRateLimit};
 use crate::lock::DataDirLock;
 use crate::services::Service;
 use crate::services::api::ApiService;
@@ -36,7 +36,7 @@ use crate::services::seeder::SeederService;
 use crate::services::status::{Sources, StatusService};
 use crate::services::tracker::TrackerService;
 use crate::services::webseed::WebSeedService;
-use crate::settings::{Config, StorageConfig, default_public_url, reachable};
+use crate::settings::{Config, HttpConfig, StorageConfig, default_public_url, reachable};
 
 /// The addresses the gateway listens on, as bound (ports resolved).
 #[derive(Debug, Clone, Copy)]
@@ -71,8 +71,7 @@ impl Gateway {
     /// Binds, opens and loads everything, and starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         let started = Instant::now();
-        let http_listener = TcpListener::bind(config.http.addr)
-            .await
+        let http_listener = http::bind(config.http.addr)
             .with_context(|| format!("binding the HTTP address {}", config.http.addr))?;
         let udp = UdpSocket::bind(config.tracker.udp_addr).with_context(|| {
             format!(
@@ -91,16 +90,13 @@ impl Gateway {
             ),
             false => None,
         };
-        let blossom_listener = match config.blossom.enabled {
-            true => Some(
-                TcpListener::bind(config.blossom.addr)
-                    .await
-                    .with_context(|| {
-                        format!("binding the Blossom address {}", config.blossom.addr)
-                    })?,
-            ),
-            false => None,
-        };
+        let blossom_listener =
+            match config.blossom.enabled {
+                true => Some(http::bind(config.blossom.addr).with_context(|| {
+                    format!("binding the Blossom address {}", config.blossom.addr)
+                })?),
+                false => None,
+            };
         let bound = Bound {
             http: http_listener.local_addr()?,
             udp: udp.local_addr()?,
@@ -182,6 +178,7 @@ impl Gateway {
                     &config.blossom,
                     &config.api,
                     &config.storage.data_dir,
+                    connection_guard(&config.http, &counters, "blossom"),
                     &mut registry,
                 )
                 .context("starting the Blossom server")?,
@@ -259,7 +256,7 @@ impl Gateway {
             dht,
             mirror: Arc::clone(&mirror),
             nostr,
-            http: counters,
+            http: counters.clone(),
             services: services.clone(),
             registry,
             config: config.clone(),
@@ -268,6 +265,7 @@ impl Gateway {
         });
         services.push(Arc::new(status));
 
+        let http_counters = counters;
         let mut supervisor = Supervisor::new();
         let router = services
             .iter()
@@ -278,7 +276,12 @@ impl Gateway {
         let router = http::security_layers(router, guard);
         supervisor.spawn(
             "http",
-            http::serve(http_listener, router, supervisor.shutdown()),
+            http::serve(
+                http_listener,
+                router,
+                connection_guard(&config.http, &http_counters, "api"),
+                supervisor.shutdown(),
+            ),
         );
         for service in &services {
             service.start(&mut supervisor);
@@ -340,6 +343,24 @@ impl Gateway {
 }
 
 /// Locks the data folder, opens the stores and loads the catalog (blocking).
+/// The connection limits of an HTTP port (the API's and Blossom's), from `[http]`; `port`
+/// labels its open connections in `/metrics`.
+fn connection_guard(
+    http: &HttpConfig,
+    counters: &HttpCounters,
+    port: &'static str,
+) -> ConnectionGuard {
+    ConnectionGuard {
+        open: counters.open_connections(port),
+        limits: ConnectionLimits {
+            header_read_timeout: http.header_read_timeout,
+            max_per_ip: http.max_connections_per_ip,
+            max_total: http.max_connections,
+        },
+        counters: counters.clone(),
+    }
+}
+
 fn open_catalog(
     storage: &StorageConfig,
     links: Links,

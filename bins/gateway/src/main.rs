@@ -18,6 +18,7 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).init();
     // Under a file size limit an upload past it is answered 507, not the end of the process.
     swarmgate_service::survive_file_size_limit();
+    raise_open_file_limit();
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -27,6 +28,26 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// Raises the soft limit on open files to the hard one: every connection is a file descriptor,
+/// and the connection caps (`--max-connections`, `--max-peers`) are meant to be what bounds
+/// them, not a soft limit of 1024 that makes `accept` fail with EMFILE first.
+#[cfg(unix)]
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let from = limit.current;
+        limit.current = limit.maximum;
+        match setrlimit(Resource::Nofile, limit) {
+            Ok(()) => tracing::debug!(?from, to = ?limit.maximum, "raised the open file limit"),
+            Err(error) => tracing::warn!(%error, "could not raise the open file limit"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() {}
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let data_dir = config.storage.data_dir.clone();

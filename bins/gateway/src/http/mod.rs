@@ -6,26 +6,26 @@
 //! to do next: 400 fix the request, 401/403 authorise, 404 no such file, 413 too large, 416 bad
 //! range, 429/503 come back after `Retry-After`, 500 our fault.
 
+mod extract;
 mod guard;
 mod limits;
 pub(crate) mod metrics;
+mod serve;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use swarmgate_blobstore::ContentError;
 use swarmgate_catalog::CatalogError;
 use swarmgate_core::Sha256;
-use swarmgate_service::Shutdown;
-use tokio::net::TcpListener;
 
+pub(crate) use extract::ApiQuery;
 pub(crate) use guard::{Guard, HttpCounters, HttpStats, security_layers};
 pub(crate) use limits::IpRateLimit;
+pub(crate) use serve::{ConnectionGuard, ConnectionLimits, bind, serve};
 
 /// An API error: status, machine-readable code, human message, optional `Retry-After`.
 #[derive(Debug)]
@@ -181,21 +181,6 @@ impl From<CatalogError> for ApiError {
             other => ApiError::internal(other),
         }
     }
-}
-
-/// Serves `router` on `listener` until `shutdown`, then lets in-flight requests finish (the
-/// supervisor aborts what is still running after its grace period).
-pub(crate) async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: Shutdown,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.signalled())
-    .await
 }
 
 /// The fallback of the whole port.

@@ -63,6 +63,12 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Requests per second per IP (0: none).
     pub requests_per_second: u32,
+    /// Time a connection has to send a whole request head.
+    pub header_read_timeout: Duration,
+    /// Open connections per IP address (IPv6: per /64) on each HTTP port.
+    pub max_connections_per_ip: usize,
+    /// Open connections on each HTTP port.
+    pub max_connections: usize,
 }
 
 /// `[api]`.
@@ -201,6 +207,15 @@ impl Config {
         if request_timeout.is_zero() {
             bail!("request_timeout must be at least 1 second");
         }
+        let header_read_timeout = Duration::from_secs(s.http.header_read_timeout.unwrap_or(10));
+        if header_read_timeout.is_zero() {
+            bail!("header_read_timeout must be at least 1 second");
+        }
+        let max_connections_per_ip = s.http.max_connections_per_ip.unwrap_or(64);
+        let max_connections = s.http.max_connections.unwrap_or(4096);
+        if max_connections_per_ip == 0 || max_connections == 0 {
+            bail!("max_connections_per_ip and max_connections must be at least 1");
+        }
         let announce_interval = Duration::from_secs(s.tracker.announce_interval.unwrap_or(1800));
         if announce_interval < Duration::from_secs(10) {
             bail!("announce_interval must be at least 10 seconds");
@@ -232,6 +247,9 @@ impl Config {
                 cors_origins,
                 request_timeout,
                 requests_per_second: s.http.requests_per_second.unwrap_or(200),
+                header_read_timeout,
+                max_connections_per_ip,
+                max_connections,
             },
             api: ApiConfig {
                 max_upload_size: s.api.max_upload_size.unwrap_or(10 << 30),

@@ -84,13 +84,30 @@ pub struct HttpSettings {
     /// twice that); more get 429. 0 = no limit. [default: 200]
     #[arg(long, env = "SWARMGATE_REQUESTS_PER_SECOND", value_name = "N")]
     pub requests_per_second: Option<u32>,
+
+    /// Seconds a connection has to send a whole request head (request line and headers), on
+    /// the HTTP and Blossom ports; slower ones are closed (slowloris). [default: 10]
+    #[arg(long, env = "SWARMGATE_HEADER_READ_TIMEOUT", value_name = "SECONDS")]
+    pub header_read_timeout: Option<u64>,
+
+    /// Open connections from one IP address (one /64 for IPv6) on each HTTP port; more are
+    /// closed at once. [default: 64]
+    #[arg(long, env = "SWARMGATE_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+
+    /// Open connections on each HTTP port in all; more are closed at once. [default: 4096]
+    #[arg(long, env = "SWARMGATE_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 layered!(HttpSettings {
     addr,
     public_url,
     cors_origins,
     request_timeout,
-    requests_per_second
+    requests_per_second,
+    header_read_timeout,
+    max_connections_per_ip,
+    max_connections
 });
 
 /// `[api]`: uploads and deletion.

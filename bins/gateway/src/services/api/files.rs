@@ -4,14 +4,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::answer::FileAnswer;
-use crate::http::{ApiError, blocking, parse_sha256};
+use crate::http::{ApiError, ApiQuery, blocking, parse_sha256};
 
 /// `?offset=&limit=` of the file list.
 #[derive(Debug, Deserialize)]
@@ -44,7 +44,7 @@ pub(super) struct FileList {
 /// `GET /api/files`.
 pub(super) async fn list(
     State(state): State<Arc<ApiState>>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<FileList>, ApiError> {
     if !(1..=1000).contains(&page.limit) {
         return Err(ApiError::bad_request(

@@ -22,6 +22,7 @@ use swarmgate_service::Supervisor;
 use tokio::net::TcpListener;
 
 use crate::http;
+use crate::http::ConnectionGuard;
 use crate::http::metrics::Snapshot;
 use crate::services::Service;
 use crate::settings::ApiConfig;
@@ -32,17 +33,20 @@ use store::CatalogBlobs;
 pub(crate) struct BlossomService {
     listener: Mutex<Option<TcpListener>>,
     router: Router,
+    connections: ConnectionGuard,
 }
 
 impl BlossomService {
     /// The server for `listener`, serving `catalog` under the rules of `config` (the upload
-    /// limit and admin token are the API's), its reports kept in `data_dir`.
+    /// limit and admin token are the API's), its reports kept in `data_dir`, its connections
+    /// held to `connections` (the HTTP port's limits and counters).
     pub(crate) fn new(
         listener: TcpListener,
         catalog: Arc<Catalog>,
         config: &BlossomConfig,
         api: &ApiConfig,
         data_dir: &Path,
+        connections: ConnectionGuard,
         registry: &mut Registry,
     ) -> anyhow::Result<BlossomService> {
         let bound = listener.local_addr()?;
@@ -72,6 +76,7 @@ impl BlossomService {
         Ok(BlossomService {
             listener: Mutex::new(Some(listener)),
             router: router(blobs, rules),
+            connections,
         })
     }
 }
@@ -90,7 +95,12 @@ impl Service for BlossomService {
         if let Some(listener) = listener {
             services.spawn(
                 "blossom",
-                http::serve(listener, self.router.clone(), services.shutdown()),
+                http::serve(
+                    listener,
+                    self.router.clone(),
+                    self.connections.clone(),
+                    services.shutdown(),
+                ),
             );
         }
     }

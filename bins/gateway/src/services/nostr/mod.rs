@@ -33,7 +33,7 @@ mod status;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use nostr::Keys;
@@ -53,8 +53,8 @@ pub(crate) use status::NostrAnswer;
 use status::RelayAnswer;
 
 use super::{Health, Service};
-use crate::http::ApiError;
 use crate::http::metrics::Snapshot;
+use crate::http::{ApiError, ApiQuery};
 use crate::settings::NostrConfig;
 
 /// The Nostr service; see the module docs.
@@ -275,7 +275,7 @@ struct DiscoveredList {
 /// `GET /api/discovered`.
 async fn discovered_list(
     State(follower): State<Arc<Follower>>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<DiscoveredList>, ApiError> {
     if !(1..=1000).contains(&page.limit) {
         return Err(ApiError::bad_request(

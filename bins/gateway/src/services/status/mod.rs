@@ -185,6 +185,12 @@ pub(crate) struct LimitsAnswer {
     pub announces_per_second: u32,
     /// The request time limit, seconds.
     pub request_timeout_seconds: u64,
+    /// The time to send a whole request head, seconds.
+    pub header_read_timeout_seconds: u64,
+    /// Open connections per IP address on each HTTP port.
+    pub max_connections_per_ip: usize,
+    /// Open connections on each HTTP port.
+    pub max_connections: usize,
 }
 
 impl StatusService {
@@ -287,6 +293,9 @@ async fn diagnostics(
             requests_per_second: config.http.requests_per_second,
             announces_per_second: config.tracker.announces_per_second,
             request_timeout_seconds: config.http.request_timeout.as_secs(),
+            header_read_timeout_seconds: config.http.header_read_timeout.as_secs(),
+            max_connections_per_ip: config.http.max_connections_per_ip,
+            max_connections: config.http.max_connections,
         },
         tracker_open: config.tracker.open,
         deletion_enabled: config.api.admin_token.is_some(),
