@@ -21,6 +21,12 @@
 //! - Every open socket (being handshaken, being dialled, or a peer) holds one of
 //!   `max_connections` slots; past it sockets are closed at once and counted as refused, as are
 //!   peers past a torrent's `max_peers_per_torrent`.
+//! - Before that, an accepted socket passes the [`admission`] table: caps per address, per /24
+//!   or /64 and on half-open sockets (`max_half_open`, below `max_connections`, so peers that
+//!   finished a handshake always find room), eviction of the oldest idle half-open socket when
+//!   that table is full, and a short handshake timeout under pressure. Its refusals are counted
+//!   by reason in [`SeederStats::refusals`]. The policy lives here, not in the gateway, so that
+//!   every user of the seeder (`swarm download --seed` too) is as hard to flood.
 //! - A dial is deduplicated per (torrent, address): ignored while one is under way or connected,
 //!   and for `redial_after` (30 s) after it failed. The engine never
 //!   redials on its own (its peers come from `handle_dialled`, not its candidate list).
@@ -28,6 +34,7 @@
 //!   reads included). Dropping the last handle without it stops everything without waiting.
 
 mod accept;
+mod admission;
 mod conn;
 mod shared;
 mod torrent;
@@ -68,6 +75,20 @@ pub struct SeederConfig {
     pub announce_dial_delay: Duration,
     /// How long an incoming peer has to send its handshake.
     pub handshake_timeout: Duration,
+    /// Sockets open from one IP address at once, at most (incoming ones).
+    pub max_connections_per_ip: usize,
+    /// Sockets open from one IPv4 /24 or IPv6 /64 at once, at most (incoming ones).
+    pub max_connections_per_subnet: usize,
+    /// Incoming sockets that have not sent their handshake yet, at most; keep it below
+    /// `max_connections`, the difference being the room always kept for peers.
+    pub max_half_open: usize,
+    /// From this many half-open sockets on, a newcomer gets `pressure_handshake_timeout`.
+    pub pressure_half_open: usize,
+    /// The handshake timeout of a socket accepted under pressure.
+    pub pressure_handshake_timeout: Duration,
+    /// How long the oldest half-open socket must have waited before a newcomer may evict it
+    /// when `max_half_open` are open.
+    pub evict_half_open_after: Duration,
     /// How long a dial may take.
     pub connect_timeout: Duration,
     /// Seed of the engines' random choices (each torrent's mixed with its info-hash).
@@ -77,7 +98,9 @@ pub struct SeederConfig {
 impl SeederConfig {
     /// Defaults: 50 peers a torrent, 500 sockets in all, 8 upload slots a torrent, tasks ending
     /// 60 s after their last peer, 30 s after a failed dial before the next of that address,
-    /// announce-driven dials 2 s after the announce, 10 s handshake and connect timeouts.
+    /// announce-driven dials 2 s after the announce, 10 s handshake and connect timeouts;
+    /// 8 sockets an address, 32 a subnet, 64 half-open, 2 s handshakes from 32 half-open on,
+    /// the oldest half-open socket evicted for a newcomer after 1 s.
     pub fn new(peer_id: PeerId) -> Self {
         Self {
             peer_id,
@@ -88,6 +111,12 @@ impl SeederConfig {
             redial_after: Duration::from_secs(30),
             announce_dial_delay: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(10),
+            max_connections_per_ip: 8,
+            max_connections_per_subnet: 32,
+            max_half_open: 64,
+            pressure_half_open: 32,
+            pressure_handshake_timeout: Duration::from_secs(2),
+            evict_half_open_after: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(10),
             seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
         }
@@ -106,6 +135,8 @@ pub struct SeederStats {
     pub peers: usize,
     /// Open sockets: peers, incoming sockets before their handshake, dials under way.
     pub connections: usize,
+    /// Incoming sockets that have not sent their handshake yet.
+    pub half_open: usize,
     /// Payload bytes sent.
     pub uploaded: u64,
     /// Blocks sent.
@@ -117,12 +148,30 @@ pub struct SeederStats {
     pub refused: u64,
     /// Incoming handshakes for a torrent not seeded (closed).
     pub unknown_torrent: u64,
+    /// Incoming sockets closed by the admission policy, by reason.
+    pub refusals: Refusals,
     /// Dials made.
     pub dials: u64,
     /// Dials that did not connect.
     pub dial_failures: u64,
     /// Announce-driven dials not made because the peer had connected to us meanwhile.
     pub dials_skipped: u64,
+}
+
+/// Incoming sockets closed before they became peers, by reason (the [`admission`] policy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Refusals {
+    /// Refused: their address had `max_connections_per_ip` sockets open.
+    pub per_ip: u64,
+    /// Refused: their /24 or /64 had `max_connections_per_subnet` sockets open.
+    pub per_subnet: u64,
+    /// Refused: `max_half_open` sockets were in their handshake, none old enough to evict.
+    pub half_open_full: u64,
+    /// Closed in their handshake to make room for a newcomer (the oldest half-open ones).
+    pub half_open_evicted: u64,
+    /// Closed: no handshake within the timeout.
+    pub handshake_timeout: u64,
 }
 
 /// Why a torrent cannot be seeded.
