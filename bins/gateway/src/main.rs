@@ -16,6 +16,7 @@ async fn main() -> std::process::ExitCode {
     };
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    raise_fd_limit();
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -25,6 +26,33 @@ async fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// Raises the soft limit on open files to the hard limit, as most servers do: the soft limit
+/// is often 1,024, below what `[peers] max_peers` plus the half-open sockets, the HTTP
+/// connections and the open stored files can add up to. The configured caps, not this limit,
+/// are what bound the gateway's descriptors.
+#[cfg(unix)]
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    // `None` is "unlimited": nothing to raise, or nothing to raise it to.
+    let limit = getrlimit(Resource::Nofile);
+    let (Some(current), Some(maximum)) = (limit.current, limit.maximum) else {
+        return;
+    };
+    if current < maximum {
+        let raised = rustix::process::Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(current, maximum, "raised the open-file limit"),
+            Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() {}
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let data_dir = config.storage.data_dir.clone();

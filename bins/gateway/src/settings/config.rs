@@ -111,6 +111,12 @@ pub struct PeerConfig {
     pub announce_addr: Option<SocketAddr>,
     /// Peers at once.
     pub max_peers: usize,
+    /// Incoming connections from one address at once.
+    pub max_peers_per_ip: usize,
+    /// Incoming connections from one /24 or /64 at once.
+    pub max_peers_per_subnet: usize,
+    /// Incoming connections before their handshake at once.
+    pub max_half_open: usize,
 }
 
 /// `[mirror]`.
@@ -202,6 +208,7 @@ impl Config {
             bail!("request_timeout must be at least 1 second");
         }
         let announce_interval = Duration::from_secs(s.tracker.announce_interval.unwrap_or(1800));
+        let max_peers = s.peers.max_peers.unwrap_or(500);
         if announce_interval < Duration::from_secs(10) {
             bail!("announce_interval must be at least 10 seconds");
         }
@@ -251,7 +258,13 @@ impl Config {
                     .addr
                     .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 6881))),
                 announce_addr: s.peers.announce_addr,
-                max_peers: s.peers.max_peers.unwrap_or(500),
+                max_peers,
+                max_peers_per_ip: s.peers.max_peers_per_ip.unwrap_or(8),
+                max_peers_per_subnet: s.peers.max_peers_per_subnet.unwrap_or(32),
+                max_half_open: s
+                    .peers
+                    .max_half_open
+                    .unwrap_or_else(|| (max_peers / 2).min(64)),
             },
             dht: DhtServiceConfig {
                 enabled: !s.dht.disabled.unwrap_or(false),

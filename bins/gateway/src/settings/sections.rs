@@ -195,11 +195,30 @@ pub struct PeerSettings {
     /// Peers connected at once over all torrents, at most. [default: 500]
     #[arg(long, env = "SWARMGATE_MAX_PEERS", value_name = "N")]
     pub max_peers: Option<usize>,
+
+    /// Incoming peer connections from one IP address at once, at most. [default: 8]
+    #[arg(long, env = "SWARMGATE_MAX_PEERS_PER_IP", value_name = "N")]
+    pub max_peers_per_ip: Option<usize>,
+
+    /// Incoming peer connections from one IPv4 /24 or IPv6 /64 at once, at most.
+    /// [default: 32]
+    #[arg(long, env = "SWARMGATE_MAX_PEERS_PER_SUBNET", value_name = "N")]
+    pub max_peers_per_subnet: Option<usize>,
+
+    /// Incoming peer connections that have not sent their handshake, at most (kept below
+    /// max_peers: the rest is room for peers). From half of it on, handshakes get 2 s instead
+    /// of 10 s; when full, the oldest one (idle 1 s or more) is closed for a newcomer.
+    /// [default: 64, at most max_peers / 2]
+    #[arg(long, env = "SWARMGATE_MAX_HALF_OPEN_PEERS", value_name = "N")]
+    pub max_half_open: Option<usize>,
 }
 layered!(PeerSettings {
     addr,
     announce_addr,
-    max_peers
+    max_peers,
+    max_peers_per_ip,
+    max_peers_per_subnet,
+    max_half_open
 });
 
 /// `[dht]`: the DHT node (BEP 5) that announces every stored torrent.

@@ -187,7 +187,8 @@ impl<T> Admission<T> {
     }
 
     /// Sockets open (half-open or established).
-    pub(super) fn open(&self) -> usize {
+    #[cfg(test)]
+    fn open(&self) -> usize {
         self.open.len()
     }
 
