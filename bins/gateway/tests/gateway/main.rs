@@ -4,7 +4,9 @@
 //! ignored unless aria2c, transmission-cli and python3-libtorrent are installed), restarts after
 //! SIGKILL and SIGTERM (`restart`), Nostr announcements and following against an in-process
 //! relay (`nostr`) and read by other implementations (`nostr_interop`, ignored unless Node and
-//! PyPI's nostr-relay are set up), bad input (`bad_input`), floods (`rate_limits`), and what the
+//! PyPI's nostr-relay are set up), bad input (`bad_input`), floods (`rate_limits`), a connection
+//! flood on the peer port while libtorrent and aria2c download (`peer_attack`, ignored unless
+//! both are installed), and what the
 //! status endpoints, metrics and diagnostics report (`status`). The two fixture files (5 MiB and
 //! 300 MiB of seeded random bytes) are made once under Cargo's temporary folder for this target
 //! and reused by later runs.
@@ -18,6 +20,7 @@ mod federation;
 mod mirror;
 mod nostr;
 mod nostr_interop;
+mod peer_attack;
 mod rate_limits;
 mod relay;
 mod restart;
