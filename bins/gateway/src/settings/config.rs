@@ -209,6 +209,14 @@ impl Config {
         }
         let announce_interval = Duration::from_secs(s.tracker.announce_interval.unwrap_or(1800));
         let max_peers = s.peers.max_peers.unwrap_or(500);
+        let peer_caps = [
+            s.peers.max_peers_per_ip,
+            s.peers.max_peers_per_subnet,
+            s.peers.max_half_open,
+        ];
+        if peer_caps.contains(&Some(0)) {
+            bail!("max_peers_per_ip, max_peers_per_subnet and max_half_open must be at least 1");
+        }
         if announce_interval < Duration::from_secs(10) {
             bail!("announce_interval must be at least 10 seconds");
         }
@@ -414,6 +422,24 @@ mod tests {
         let mut short = Settings::default();
         short.api.admin_token = Some("short".into());
         assert!(short.resolve_with(Settings::default()).is_err());
+    }
+
+    #[test]
+    fn peer_admission_caps_default_and_come_from_peers() {
+        let config = Settings::default()
+            .resolve_with(Settings::default())
+            .unwrap();
+        let p = &config.peers;
+        let caps = (p.max_peers_per_ip, p.max_peers_per_subnet, p.max_half_open);
+        assert_eq!(caps, (8, 32, 64));
+        let toml = "[peers]\nmax_peers = 20\nmax_peers_per_ip = 2\nmax_peers_per_subnet = 5";
+        let config = Settings::default().resolve_with(Settings::from_toml(toml).unwrap());
+        let p = config.unwrap().peers;
+        let caps = (p.max_peers_per_ip, p.max_peers_per_subnet, p.max_half_open);
+        assert_eq!(caps, (2, 5, 10), "half-open: at most half of max_peers");
+        let zero = Settings::from_toml("[peers]\nmax_half_open = 0").unwrap();
+        let refused = Settings::default().resolve_with(zero).unwrap_err();
+        assert!(refused.to_string().contains("max_half_open"));
     }
 
     #[test]

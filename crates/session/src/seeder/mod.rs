@@ -21,7 +21,7 @@
 //! - Every open socket (being handshaken, being dialled, or a peer) holds one of
 //!   `max_connections` slots; past it sockets are closed at once and counted as refused, as are
 //!   peers past a torrent's `max_peers_per_torrent`.
-//! - Before that, an accepted socket passes the [`admission`] table: caps per address, per /24
+//! - Before that, an accepted socket passes the admission table (`admission.rs`): caps per address, per /24
 //!   or /64 and on half-open sockets (`max_half_open`, below `max_connections`, so peers that
 //!   finished a handshake always find room), eviction of the oldest idle half-open socket when
 //!   that table is full, and a short handshake timeout under pressure. Its refusals are counted
@@ -158,7 +158,9 @@ pub struct SeederStats {
     pub dials_skipped: u64,
 }
 
-/// Incoming sockets closed before they became peers, by reason (the [`admission`] policy).
+/// Incoming sockets closed before they became peers, by reason: the admission policy of the
+/// [`SeederConfig`] caps (`max_connections_per_ip`, `max_connections_per_subnet`,
+/// `max_half_open`, the handshake timeouts).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Refusals {
