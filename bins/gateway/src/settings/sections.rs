@@ -361,3 +361,26 @@ layered!(NostrSettings {
     follow,
     mirror_followed
 });
+
+#[cfg(test)]
+mod tests {
+    use crate::settings::Settings;
+
+    #[test]
+    fn peer_admission_caps_default_and_come_from_peers() {
+        let config = Settings::default()
+            .resolve_with(Settings::default())
+            .unwrap();
+        let p = &config.peers;
+        let caps = (p.max_peers_per_ip, p.max_peers_per_subnet, p.max_half_open);
+        assert_eq!(caps, (8, 32, 64));
+        let toml = "[peers]\nmax_peers = 20\nmax_peers_per_ip = 2\nmax_peers_per_subnet = 5";
+        let config = Settings::default().resolve_with(Settings::from_toml(toml).unwrap());
+        let p = config.unwrap().peers;
+        let caps = (p.max_peers_per_ip, p.max_peers_per_subnet, p.max_half_open);
+        assert_eq!(caps, (2, 5, 10), "half-open: at most half of max_peers");
+        let zero = Settings::from_toml("[peers]\nmax_half_open = 0").unwrap();
+        let refused = Settings::default().resolve_with(zero).unwrap_err();
+        assert!(refused.to_string().contains("max_half_open"));
+    }
+}
