@@ -18,7 +18,7 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).init();
     // Under a file size limit an upload past it is answered 507, not the end of the process.
     swarmgate_service::survive_file_size_limit();
-    raise_open_file_limit();
+    raise_fd_limit();
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -29,25 +29,32 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-/// Raises the soft limit on open files to the hard one: every connection is a file descriptor,
-/// and the connection caps (`--max-connections`, `--max-peers`) are meant to be what bounds
-/// them, not a soft limit of 1024 that makes `accept` fail with EMFILE first.
+/// Raises the soft limit on open files to the hard limit, as most servers do: the soft limit
+/// is often 1,024, below what `[peers] max_peers` plus the half-open sockets, the HTTP
+/// connections and the open stored files can add up to. The configured caps, not this limit,
+/// are what bound the gateway's descriptors.
 #[cfg(unix)]
-fn raise_open_file_limit() {
+fn raise_fd_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut limit = getrlimit(Resource::Nofile);
-    if limit.current < limit.maximum {
-        let from = limit.current;
-        limit.current = limit.maximum;
-        match setrlimit(Resource::Nofile, limit) {
-            Ok(()) => tracing::debug!(?from, to = ?limit.maximum, "raised the open file limit"),
-            Err(error) => tracing::warn!(%error, "could not raise the open file limit"),
+    // `None` is "unlimited": nothing to raise, or nothing to raise it to.
+    let limit = getrlimit(Resource::Nofile);
+    let (Some(current), Some(maximum)) = (limit.current, limit.maximum) else {
+        return;
+    };
+    if current < maximum {
+        let raised = rustix::process::Rlimit {
+            current: Some(maximum),
+            maximum: Some(maximum),
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(current, maximum, "raised the open-file limit"),
+            Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
         }
     }
 }
 
 #[cfg(not(unix))]
-fn raise_open_file_limit() {}
+fn raise_fd_limit() {}
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let data_dir = config.storage.data_dir.clone();

@@ -63,4 +63,4 @@ pub use engine::{
 };
 pub use picker::{BlockOutcome, ENDGAME_REQUESTERS, PeerKey, PiecePicker};
 #[cfg(feature = "tokio")]
-pub use seeder::{BlockSource, SeedError, Seeder, SeederConfig, SeederStats};
+pub use seeder::{BlockSource, Refusals, SeedError, Seeder, SeederConfig, SeederStats};

@@ -1,6 +1,15 @@
 //! The seeder service (BEP 3, 9, 10 on the peer port): every stored file seeded over the peer
 //! wire protocol from one listener, each block read from the file's verified pieces.
 //!
+//! The peer port's admission policy (caps per address, per /24 or /64 and on half-open
+//! sockets, eviction of the oldest idle half-open socket, short handshakes under pressure)
+//! lives in swarmgate-session's seeder, which owns the accept loop, so that `swarm download
+//! --seed` has it too; this service only sets its limits from `[peers]` and exports its
+//! refusals by reason in /metrics (`swarmgate_peer_refused_per_ip_total`, `..._per_subnet_total`,
+//! `..._half_open_full_total`, `swarmgate_peer_evicted_half_open_total`,
+//! `swarmgate_peer_handshake_timeouts_total`) as /api/p2p/stats has them under
+//! `seeder.refusals`.
+//!
 //! It observes the catalog (a published file is added to the seeder, a removed one taken out)
 //! and, through [`DialLeechers`], the tracker: every peer that announces a served torrent is
 //! dialled, since some clients never dial a peer on their own host or network that a tracker
@@ -35,6 +44,10 @@ impl SeederService {
     ) -> anyhow::Result<SeederService> {
         let mut seeder_config = SeederConfig::new(PeerId::swarmgate(random_suffix()));
         seeder_config.max_connections = config.max_peers;
+        seeder_config.max_connections_per_ip = config.max_peers_per_ip;
+        seeder_config.max_connections_per_subnet = config.max_peers_per_subnet;
+        seeder_config.max_half_open = config.max_half_open;
+        seeder_config.pressure_half_open = config.max_half_open / 2;
         let seeder = Seeder::start(listener, seeder_config)?;
         let observed = seeder.clone();
         Snapshot::register(registry, "seeder", move |samples| {
@@ -45,6 +58,46 @@ impl SeederService {
                 "Peers connected to the seeder.",
                 stats.peers as u64,
             );
+            samples.gauge(
+                "peer_half_open",
+                "Incoming peer connections that have not sent their handshake yet.",
+                stats.half_open as u64,
+            );
+            samples.counter(
+                "peer_refused",
+                "Peer connections closed for lack of room (max_peers, peers a torrent).",
+                stats.refused,
+            );
+            let refusals = &stats.refusals;
+            for (name, help, value) in [
+                (
+                    "peer_refused_per_ip",
+                    "Incoming peer connections refused: their address had max_peers_per_ip open.",
+                    refusals.per_ip,
+                ),
+                (
+                    "peer_refused_per_subnet",
+                    "Incoming peer connections refused: their /24 or /64 had max_peers_per_subnet open.",
+                    refusals.per_subnet,
+                ),
+                (
+                    "peer_refused_half_open_full",
+                    "Incoming peer connections refused: max_half_open in their handshake, none evictable.",
+                    refusals.half_open_full,
+                ),
+                (
+                    "peer_evicted_half_open",
+                    "Half-open peer connections closed to make room for a newcomer.",
+                    refusals.half_open_evicted,
+                ),
+                (
+                    "peer_handshake_timeouts",
+                    "Incoming peer connections closed for sending no handshake in time.",
+                    refusals.handshake_timeout,
+                ),
+            ] {
+                samples.counter(name, help, value);
+            }
         });
         Ok(SeederService { seeder })
     }

@@ -117,6 +117,12 @@ pub struct PeerConfig {
     pub announce_addr: Option<SocketAddr>,
     /// Peers at once.
     pub max_peers: usize,
+    /// Incoming connections from one address at once.
+    pub max_peers_per_ip: usize,
+    /// Incoming connections from one /24 or /64 at once.
+    pub max_peers_per_subnet: usize,
+    /// Incoming connections before their handshake at once.
+    pub max_half_open: usize,
 }
 
 /// `[mirror]`.
@@ -217,6 +223,15 @@ impl Config {
             bail!("max_connections_per_ip and max_connections must be at least 1");
         }
         let announce_interval = Duration::from_secs(s.tracker.announce_interval.unwrap_or(1800));
+        let max_peers = s.peers.max_peers.unwrap_or(500);
+        let peer_caps = [
+            s.peers.max_peers_per_ip,
+            s.peers.max_peers_per_subnet,
+            s.peers.max_half_open,
+        ];
+        if peer_caps.contains(&Some(0)) {
+            bail!("max_peers_per_ip, max_peers_per_subnet and max_half_open must be at least 1");
+        }
         if announce_interval < Duration::from_secs(10) {
             bail!("announce_interval must be at least 10 seconds");
         }
@@ -269,7 +284,13 @@ impl Config {
                     .addr
                     .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 6881))),
                 announce_addr: s.peers.announce_addr,
-                max_peers: s.peers.max_peers.unwrap_or(500),
+                max_peers,
+                max_peers_per_ip: s.peers.max_peers_per_ip.unwrap_or(8),
+                max_peers_per_subnet: s.peers.max_peers_per_subnet.unwrap_or(32),
+                max_half_open: s
+                    .peers
+                    .max_half_open
+                    .unwrap_or_else(|| (max_peers / 2).min(64)),
             },
             dht: DhtServiceConfig {
                 enabled: !s.dht.disabled.unwrap_or(false),

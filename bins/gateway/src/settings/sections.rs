@@ -212,11 +212,30 @@ pub struct PeerSettings {
     /// Peers connected at once over all torrents, at most. [default: 500]
     #[arg(long, env = "SWARMGATE_MAX_PEERS", value_name = "N")]
     pub max_peers: Option<usize>,
+
+    /// Incoming peer connections from one IP address at once, at most. [default: 8]
+    #[arg(long, env = "SWARMGATE_MAX_PEERS_PER_IP", value_name = "N")]
+    pub max_peers_per_ip: Option<usize>,
+
+    /// Incoming peer connections from one IPv4 /24 or IPv6 /64 at once, at most.
+    /// [default: 32]
+    #[arg(long, env = "SWARMGATE_MAX_PEERS_PER_SUBNET", value_name = "N")]
+    pub max_peers_per_subnet: Option<usize>,
+
+    /// Incoming peer connections that have not sent their handshake, at most (kept below
+    /// max_peers: the rest is room for peers). From half of it on, handshakes get 2 s instead
+    /// of 10 s; when full, the oldest one (idle 1 s or more) is closed for a newcomer.
+    /// [default: 64, at most max_peers / 2]
+    #[arg(long, env = "SWARMGATE_MAX_HALF_OPEN_PEERS", value_name = "N")]
+    pub max_half_open: Option<usize>,
 }
 layered!(PeerSettings {
     addr,
     announce_addr,
-    max_peers
+    max_peers,
+    max_peers_per_ip,
+    max_peers_per_subnet,
+    max_half_open
 });
 
 /// `[dht]`: the DHT node (BEP 5) that announces every stored torrent.
@@ -359,3 +378,26 @@ layered!(NostrSettings {
     follow,
     mirror_followed
 });
+
+#[cfg(test)]
+mod tests {
+    use crate::settings::Settings;
+
+    #[test]
+    fn peer_admission_caps_default_and_come_from_peers() {
+        let config = Settings::default()
+            .resolve_with(Settings::default())
+            .unwrap();
+        let p = &config.peers;
+        let caps = (p.max_peers_per_ip, p.max_peers_per_subnet, p.max_half_open);
+        assert_eq!(caps, (8, 32, 64));
+        let toml = "[peers]\nmax_peers = 20\nmax_peers_per_ip = 2\nmax_peers_per_subnet = 5";
+        let config = Settings::default().resolve_with(Settings::from_toml(toml).unwrap());
+        let p = config.unwrap().peers;
+        let caps = (p.max_peers_per_ip, p.max_peers_per_subnet, p.max_half_open);
+        assert_eq!(caps, (2, 5, 10), "half-open: at most half of max_peers");
+        let zero = Settings::from_toml("[peers]\nmax_half_open = 0").unwrap();
+        let refused = Settings::default().resolve_with(zero).unwrap_err();
+        assert!(refused.to_string().contains("max_half_open"));
+    }
+}

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use swarmgate_core::{InfoHashV1, PeerId};
-use swarmgate_peer::read_handshake;
+use swarmgate_peer::{PeerError, read_handshake};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
 use super::shared::{Counters, DialGuard, Shared, Slot};
 use super::torrent::{self, Command};
@@ -16,16 +17,28 @@ use super::torrent::{self, Command};
 /// How long to wait after a failed accept (out of file descriptors, say) before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Accepts peers until aborted: each takes a connection slot (or is closed at once, counted as
-/// refused) and gets `handshake_timeout` to send its handshake.
+/// Accepts peers until aborted: each passes the admission table (per address, per subnet,
+/// half-open) and takes a connection slot, or is closed at once and counted by reason, then
+/// gets its handshake timeout (shorter under pressure) to send its handshake.
 pub(super) async fn run(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, addr)) => {
-                let Some(slot) = Slot::take(&shared.counters) else {
+                let Some((ticket, timeout, evicted)) = shared.admit(addr.ip()) else {
                     continue;
                 };
-                let task = handshake(Arc::clone(&shared), stream, addr, slot);
+                let Some(mut slot) = Slot::take(&shared.counters) else {
+                    continue;
+                };
+                slot.admitted(ticket);
+                let incoming = Accepted {
+                    stream,
+                    addr,
+                    slot,
+                    timeout,
+                    evicted,
+                };
+                let task = handshake(Arc::clone(&shared), incoming);
                 let mut state = shared.state();
                 if state.closed {
                     return;
@@ -40,13 +53,41 @@ pub(super) async fn run(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// An admitted socket, before its handshake.
+struct Accepted {
+    stream: TcpStream,
+    addr: SocketAddr,
+    slot: Slot,
+    /// How long it has to send its handshake.
+    timeout: Duration,
+    /// Ends when the admission table evicts the socket (or once it is no longer half-open).
+    evicted: oneshot::Receiver<()>,
+}
+
 /// Reads an incoming peer's handshake, then hands the socket to its torrent's task; a peer for a
-/// torrent not seeded is closed.
-async fn handshake(shared: Arc<Shared>, mut stream: TcpStream, addr: SocketAddr, slot: Slot) {
-    let timeout = shared.config.handshake_timeout;
-    let Ok(handshake) = read_handshake(&mut stream, timeout).await else {
-        return;
+/// torrent not seeded is closed, as is one evicted or timed out meanwhile.
+async fn handshake(shared: Arc<Shared>, accepted: Accepted) {
+    let Accepted {
+        mut stream,
+        addr,
+        mut slot,
+        timeout,
+        evicted,
+    } = accepted;
+    let read = tokio::select! {
+        read = read_handshake(&mut stream, timeout) => read,
+        _ = evicted => return,
     };
+    let handshake = match read {
+        Ok(handshake) => handshake,
+        Err(PeerError::TimedOut { .. }) => {
+            return Counters::add(&shared.counters.handshake_timeout, 1);
+        }
+        Err(_) => return,
+    };
+    if !slot.established() {
+        return;
+    }
     let info_hash = handshake.info_hash;
     let registered = shared.register_incoming(info_hash, handshake.peer_id);
     let command = Command::Incoming {

@@ -21,6 +21,12 @@
 //! - Every open socket (being handshaken, being dialled, or a peer) holds one of
 //!   `max_connections` slots; past it sockets are closed at once and counted as refused, as are
 //!   peers past a torrent's `max_peers_per_torrent`.
+//! - Before that, an accepted socket passes the admission table (`admission.rs`): caps per address, per /24
+//!   or /64 and on half-open sockets (`max_half_open`, below `max_connections`, so peers that
+//!   finished a handshake always find room), eviction of the oldest idle half-open socket when
+//!   that table is full, and a short handshake timeout under pressure. Its refusals are counted
+//!   by reason in [`SeederStats::refusals`]. The policy lives here, not in the gateway, so that
+//!   every user of the seeder (`swarm download --seed` too) is as hard to flood.
 //! - A dial is deduplicated per (torrent, address): ignored while one is under way or connected,
 //!   and for `redial_after` (30 s) after it failed. The engine never
 //!   redials on its own (its peers come from `handle_dialled`, not its candidate list).
@@ -28,6 +34,8 @@
 //!   reads included). Dropping the last handle without it stops everything without waiting.
 
 mod accept;
+mod admission;
+mod config;
 mod conn;
 mod shared;
 mod torrent;
@@ -35,7 +43,6 @@ mod torrent;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use swarmgate_core::{Geometry, InfoHash, InfoHashV1, PeerId};
 use swarmgate_metainfo::Torrent;
@@ -43,87 +50,10 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::engine::EngineStats;
+pub use config::{Refusals, SeederConfig, SeederStats};
 use shared::{Counters, Entry, Shared, Slot};
 pub use swarmgate_storage::BlockSource;
 use torrent::Command;
-
-/// How the seeder behaves; [`SeederConfig::new`] gives the defaults.
-#[derive(Debug, Clone)]
-pub struct SeederConfig {
-    /// Our peer id, for every torrent.
-    pub peer_id: PeerId,
-    /// Connected peers of one torrent, at most.
-    pub max_peers_per_torrent: usize,
-    /// Open sockets of all torrents together, at most: incoming ones (from the accept, before
-    /// their handshake), dials under way and peers.
-    pub max_connections: usize,
-    /// Peers of one torrent uploaded to at once, the optimistic slot included.
-    pub unchoke_slots: usize,
-    /// How long a torrent's task outlives its last peer.
-    pub idle_grace: Duration,
-    /// How long an address rests after a dial of it failed.
-    pub redial_after: Duration,
-    /// How long [`Seeder::connect_announced`] waits before it dials, for the peer to dial us
-    /// first.
-    pub announce_dial_delay: Duration,
-    /// How long an incoming peer has to send its handshake.
-    pub handshake_timeout: Duration,
-    /// How long a dial may take.
-    pub connect_timeout: Duration,
-    /// Seed of the engines' random choices (each torrent's mixed with its info-hash).
-    pub seed_rng: u64,
-}
-
-impl SeederConfig {
-    /// Defaults: 50 peers a torrent, 500 sockets in all, 8 upload slots a torrent, tasks ending
-    /// 60 s after their last peer, 30 s after a failed dial before the next of that address,
-    /// announce-driven dials 2 s after the announce, 10 s handshake and connect timeouts.
-    pub fn new(peer_id: PeerId) -> Self {
-        Self {
-            peer_id,
-            max_peers_per_torrent: 50,
-            max_connections: 500,
-            unchoke_slots: 8,
-            idle_grace: Duration::from_secs(60),
-            redial_after: Duration::from_secs(30),
-            announce_dial_delay: Duration::from_secs(2),
-            handshake_timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(10),
-            seed_rng: u64::from_le_bytes(peer_id.as_bytes()[12..20].try_into().unwrap_or([0; 8])),
-        }
-    }
-}
-
-/// The seeder's figures since it started.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct SeederStats {
-    /// Torrents seeded.
-    pub torrents: usize,
-    /// Torrents with a running task (a peer now, or within `idle_grace`).
-    pub active_torrents: usize,
-    /// Connected peers, all torrents.
-    pub peers: usize,
-    /// Open sockets: peers, incoming sockets before their handshake, dials under way.
-    pub connections: usize,
-    /// Payload bytes sent.
-    pub uploaded: u64,
-    /// Blocks sent.
-    pub blocks_served: u64,
-    /// Block reads that failed (or returned the wrong length): nothing was sent.
-    pub read_errors: u64,
-    /// Sockets closed or dials not made for lack of room (`max_connections`,
-    /// `max_peers_per_torrent`).
-    pub refused: u64,
-    /// Incoming handshakes for a torrent not seeded (closed).
-    pub unknown_torrent: u64,
-    /// Dials made.
-    pub dials: u64,
-    /// Dials that did not connect.
-    pub dial_failures: u64,
-    /// Announce-driven dials not made because the peer had connected to us meanwhile.
-    pub dials_skipped: u64,
-}
 
 /// Why a torrent cannot be seeded.
 #[derive(Debug, thiserror::Error)]

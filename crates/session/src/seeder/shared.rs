@@ -1,13 +1,14 @@
 //! What the seeder's tasks share (BEP 3 peers of many torrents): the torrent table, the counters,
-//! the connection slots and the dial records.
+//! the connection slots, the admission table and the dial records.
 //!
 //! Two locks, never nested the wrong way: `state` (torrents, tasks) and `dials` (who is being
-//! dialled or resting). A [`DialGuard`] locks `dials` when it drops, so it may be dropped while
+//! dialled or resting). The admission table's lock is a leaf: nothing else is taken while it
+//! is held (an evicted socket's waker is dropped after it is released). A [`DialGuard`] locks `dials` when it drops, so it may be dropped while
 //! `state` is held; nothing holds `dials` while taking `state`. Neither lock is held across an
 //! `.await`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,11 +16,12 @@ use std::time::{Duration, Instant};
 use swarmgate_core::{InfoHashV1, PeerId};
 use swarmgate_metainfo::Torrent;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::admission::{Admission, Limits, Refusal};
 use super::torrent::Command;
-use super::{BlockSource, SeederConfig, SeederStats};
+use super::{BlockSource, Refusals, SeederConfig, SeederStats};
 use crate::engine::EngineStats;
 
 /// Dial records kept at most (dialling, connected or resting), all torrents together: beyond it
@@ -36,7 +38,13 @@ pub(super) struct Shared {
     dials: Arc<Mutex<HashMap<(InfoHashV1, SocketAddr), DialState>>>,
     /// Peers connected to us, by (torrent, peer id): an announce-driven dial skips them.
     incoming: Arc<Mutex<HashMap<(InfoHashV1, PeerId), u32>>>,
+    /// Incoming sockets by address and subnet, and those in their handshake.
+    admission: Arc<Mutex<AdmissionTable>>,
 }
+
+/// The admission table of the seeder: a half-open socket's waker is a sender whose drop tells
+/// its handshake task to close it.
+type AdmissionTable = Admission<oneshot::Sender<()>>;
 
 /// The figures every task adds to; read by `Seeder::stats`.
 #[derive(Default)]
@@ -53,6 +61,11 @@ pub(super) struct Counters {
     pub(super) dials: AtomicU64,
     pub(super) dial_failures: AtomicU64,
     pub(super) dials_skipped: AtomicU64,
+    pub(super) per_ip: AtomicU64,
+    pub(super) per_subnet: AtomicU64,
+    pub(super) half_open_full: AtomicU64,
+    pub(super) half_open_evicted: AtomicU64,
+    pub(super) handshake_timeout: AtomicU64,
 }
 
 impl Counters {
@@ -125,7 +138,17 @@ impl Shared {
             max_connections: config.max_connections,
             ..Counters::default()
         };
+        let limits = Limits {
+            max_per_ip: config.max_connections_per_ip,
+            max_per_subnet: config.max_connections_per_subnet,
+            max_half_open: config.max_half_open,
+            pressure_half_open: config.pressure_half_open,
+            handshake_timeout: config.handshake_timeout,
+            pressure_handshake_timeout: config.pressure_handshake_timeout,
+            evict_half_open_after: config.evict_half_open_after,
+        };
         Self {
+            admission: Arc::new(Mutex::new(Admission::new(limits))),
             config,
             local_addr,
             runtime,
@@ -148,6 +171,37 @@ impl Shared {
         IncomingGuard {
             incoming: Arc::clone(&self.incoming),
             key: (info_hash, peer_id),
+        }
+    }
+
+    /// Lets in a socket accepted from `ip` (its [`Ticket`], to keep while it is open, and its
+    /// handshake timeout; a receiver that ends when it is evicted), or counts why not.
+    pub(super) fn admit(&self, ip: IpAddr) -> Option<(Ticket, Duration, oneshot::Receiver<()>)> {
+        let (waker, evicted_signal) = oneshot::channel();
+        let admitted = lock(&self.admission).admit(ip, Instant::now(), waker);
+        let c = &self.counters;
+        match admitted {
+            Ok(admitted) => {
+                if admitted.evicted.is_some() {
+                    Counters::add(&c.half_open_evicted, 1);
+                }
+                // Dropping the evicted socket's waker (here, outside the lock) closes it.
+                drop(admitted.evicted);
+                let ticket = Ticket {
+                    table: Arc::clone(&self.admission),
+                    id: admitted.id,
+                };
+                Some((ticket, admitted.handshake_timeout, evicted_signal))
+            }
+            Err(refusal) => {
+                let counter = match refusal {
+                    Refusal::PerIp => &c.per_ip,
+                    Refusal::PerSubnet => &c.per_subnet,
+                    Refusal::HalfOpenFull => &c.half_open_full,
+                };
+                Counters::add(counter, 1);
+                None
+            }
         }
     }
 
@@ -199,11 +253,19 @@ impl Shared {
             active_torrents: c.active.load(Ordering::Relaxed),
             peers: c.peers.load(Ordering::Relaxed),
             connections: c.connections.load(Ordering::Relaxed),
+            half_open: lock(&self.admission).half_open(),
             uploaded: get(&c.uploaded),
             blocks_served: get(&c.blocks_served),
             read_errors: get(&c.read_errors),
             refused: get(&c.refused),
             unknown_torrent: get(&c.unknown_torrent),
+            refusals: Refusals {
+                per_ip: get(&c.per_ip),
+                per_subnet: get(&c.per_subnet),
+                half_open_full: get(&c.half_open_full),
+                half_open_evicted: get(&c.half_open_evicted),
+                handshake_timeout: get(&c.handshake_timeout),
+            },
             dials: get(&c.dials),
             dial_failures: get(&c.dial_failures),
             dials_skipped: get(&c.dials_skipped),
@@ -220,6 +282,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(super) struct Slot {
     counters: Arc<Counters>,
     peer: bool,
+    /// An incoming socket's entry in the admission table, released with the slot.
+    ticket: Option<Ticket>,
 }
 
 impl Slot {
@@ -234,12 +298,23 @@ impl Slot {
             Ok(_) => Some(Slot {
                 counters: Arc::clone(counters),
                 peer: false,
+                ticket: None,
             }),
             Err(_) => {
                 Counters::add(&counters.refused, 1);
                 None
             }
         }
+    }
+
+    /// Keeps an incoming socket's admission entry for as long as the slot.
+    pub(super) fn admitted(&mut self, ticket: Ticket) {
+        self.ticket = Some(ticket);
+    }
+
+    /// The socket sent its handshake: no longer half-open. False if it was evicted meanwhile.
+    pub(super) fn established(&mut self) -> bool {
+        self.ticket.as_ref().is_none_or(Ticket::established)
     }
 
     /// The socket is now a peer of a torrent's engine: counted among the connected peers.
@@ -257,6 +332,25 @@ impl Drop for Slot {
         if self.peer {
             self.counters.peers.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// An incoming socket's entry in the admission table, released when dropped.
+pub(super) struct Ticket {
+    table: Arc<Mutex<AdmissionTable>>,
+    id: u64,
+}
+
+impl Ticket {
+    fn established(&self) -> bool {
+        lock(&self.table).established(self.id)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let waker = lock(&self.table).release(self.id);
+        drop(waker);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The multi-torrent seeder over loopback TCP: leechers built from `run` download two torrents
 //! from one port, a magnet link resolves from it, it dials a listening leecher, many leechers
-//! of many torrents finish at once; what it closes is in `closing`.
+//! of many torrents finish at once; what it closes is in `closing`, its admission policy under
+//! a flood in `flood`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -266,7 +267,13 @@ async fn many_leechers_of_many_torrents_finish_without_waiting_for_a_slot() {
     let fixtures: Vec<Fixture> = (0..4)
         .map(|i| fixture(60 + i, 32 * 1024, 400_000 + i))
         .collect();
-    let seeder = seeder(|c| c.idle_grace = Duration::from_millis(50)).await;
+    // All 36 leechers share 127.0.0.1: lift the per-address caps.
+    let seeder = seeder(|c| {
+        c.idle_grace = Duration::from_millis(50);
+        c.max_connections_per_ip = 64;
+        c.max_connections_per_subnet = 64;
+    })
+    .await;
     let cache = Arc::new(PieceCache::new(2 << 20));
     for f in &fixtures {
         let source = stored(memory_store(), f, &cache);
@@ -311,3 +318,4 @@ async fn many_leechers_of_many_torrents_finish_without_waiting_for_a_slot() {
 }
 
 mod closing;
+mod flood;
