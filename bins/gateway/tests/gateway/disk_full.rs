@@ -22,6 +22,7 @@ use std::process::Command;
 use nostr::Keys;
 use reqwest::StatusCode;
 use reqwest::blocking::Response;
+use swarmgate_testkit::programs::random_bytes;
 
 use crate::blossom::{blossom_url, hex, sha2_256, token};
 use crate::support::{Gateway, MIB, assert_error, bytes_under, json_of, workspace};
@@ -101,15 +102,7 @@ fn set_file_size_limit(gateway: &Gateway, limit: Option<u64>) {
 
 /// `size` bytes that differ for each `seed`.
 fn bytes(size: u64, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
+    random_bytes(usize::try_from(size).expect("a small file"), seed)
 }
 
 fn upload(gateway: &Gateway, name: &str, body: &[u8]) -> Response {

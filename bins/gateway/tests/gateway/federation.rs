@@ -11,7 +11,7 @@ use nostr::nips::nip19::ToBech32;
 use nostr::{EventBuilder, Keys, Kind, Tag};
 use reqwest::StatusCode;
 use serde_json::Value;
-use swarmgate_testkit::programs::{aria2_tracked, hex_encode, sha256, sha256_reader};
+use swarmgate_testkit::programs::{aria2_tracked, hex_encode, random_bytes, sha256, sha256_reader};
 
 use super::mirror::only_params;
 use super::nostr::{upload, wait_stats};
@@ -20,19 +20,6 @@ use super::support::{Gateway, json_of, workspace};
 
 /// How long B may take to fetch, verify and publish a small file once it is listed.
 const MIRROR_LIMIT: Duration = Duration::from_secs(60);
-
-/// Random-looking bytes of `len`, different for each `seed`.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// Waits (bounded) until B's `/api/files/{sha}` answers 200.
 fn wait_stored(gateway: &Gateway, sha: &str, limit: Duration) -> Value {
@@ -95,7 +82,7 @@ fn a_file_uploaded_to_one_gateway_is_listed_mirrored_and_served_by_its_follower(
     let relay = Relay::start();
     let key_a = Keys::generate();
     let (a, b, _tmp_a, _tmp_b) = federation(&relay, &key_a, &[&key_a]);
-    let body = bytes(3_000_000, 1);
+    let body = random_bytes(3_000_000, 1);
     let answer = upload(&a, "federated.bin", body.clone());
     let uploaded = Instant::now();
     let sha = answer["sha256"].as_str().unwrap().to_owned();
@@ -146,7 +133,7 @@ fn an_announcement_with_a_wrong_sha256_never_lands_a_file() {
     let (a, b, _tmp_a, _tmp_b) = federation(&relay, &key_a, &[&forger]);
     // A real file in a real swarm (A seeds it), announced by a followed key with another
     // sha256: everything checks out but the bytes' hash.
-    let answer = upload(&a, "real.bin", bytes(1_500_000, 2));
+    let answer = upload(&a, "real.bin", random_bytes(1_500_000, 2));
     let wrong = hex_encode(&sha256_reader(&mut &b"not these bytes"[..]).unwrap());
     let tag = |parts: &[&str]| Tag::parse(parts.iter().copied()).unwrap();
     let text = |key: &str| answer[key].as_str().unwrap().to_owned();
@@ -204,7 +191,7 @@ fn the_follower_seeds_a_mirrored_file_to_aria2c_after_the_origin_stops() {
     let relay = Relay::start();
     let key_a = Keys::generate();
     let (mut a, b, tmp_a, _tmp_b) = federation(&relay, &key_a, &[&key_a]);
-    let body = bytes(5_000_000, 3);
+    let body = random_bytes(5_000_000, 3);
     let answer = upload(&a, "seeded.bin", body);
     let sha = answer["sha256"].as_str().unwrap().to_owned();
     wait_stored(&b, &sha, MIRROR_LIMIT);

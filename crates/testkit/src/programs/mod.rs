@@ -30,6 +30,6 @@ pub use libtorrent::{
 };
 pub use process::{Running, send_signal};
 pub use util::{
-    answers_handshake, free_port, hex_decode, hex_encode, sha256, sha256_reader, tree_digest,
-    url_encode, write_random,
+    answers_handshake, free_port, hex_decode, hex_encode, random_bytes, sha256, sha256_reader,
+    tree_digest, url_encode, write_random,
 };

@@ -24,6 +24,21 @@ pub fn free_port() -> u16 {
     panic!("no free port")
 }
 
+/// `length` deterministic pseudo-random bytes in memory: the bytes [`write_random`] writes for
+/// the same `length` and `seed`.
+pub fn random_bytes(length: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(length + 8);
+    while out.len() < length {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(length);
+    out
+}
+
 /// Writes `length` deterministic pseudo-random bytes (xorshift64 from `seed`) to `path`,
 /// creating its folder; the same seed gives the same bytes. Streamed: a file of any size
 /// costs 1 MiB of memory.
