@@ -79,6 +79,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Some(dht) => tracing::info!("DHT node on udp://{dht}"),
         None => tracing::info!("no DHT node (--no-dht)"),
     }
+    match bound.blossom {
+        Some(blossom) => tracing::info!("Blossom on http://{blossom}"),
+        None => tracing::info!("no Blossom server (--no-blossom)"),
+    }
     tracing::info!("public URL {}", gateway.public_url());
     gateway
         .run_until(swarmgate_service::wait_for_signal())
