@@ -443,26 +443,22 @@ plot() {
 set terminal svg size 1000,700 dynamic font "sans,11"
 set output "$SVG"
 set datafile separator ","
-set key top left
+set key bottom right opaque
 set grid
 set xrange [0:$DURATION]
-set multiplot layout 2,1 title "Swarmgate gateway soak, $OUT_NAME: $(date -u +%Y-%m-%d), shaded: attack bursts from $ATTACK_ADDR"
+$(awk '/^BURST/ { printf "set object rect from %s, graph 0 to %s, graph 1 fc rgb \"red\" fs transparent solid 0.15 noborder behind\n", $3, $4 }' "$ATTACKS")
+set multiplot layout 2,1 title "Swarmgate gateway soak, $OUT_NAME: $(date -u +%Y-%m-%d); shaded: attack bursts from $ATTACK_ADDR"
 set ylabel "RSS (MiB)"
-set yrange [0:*]
-set style fill transparent solid 0.15 noborder
-set boxwidth $SAMPLE_EVERY
+set autoscale y
 stats "$CSV" skip 1 using (\$2 / 1024) nooutput
-top = STATS_max * 1.1
-set yrange [0:top]
-plot "$CSV" skip 1 using (\$1 - $SAMPLE_EVERY / 2.0):(\$6 * top) with boxes lc rgb "red" title "attack", \
-     "$CSV" skip 1 using 1:(\$2 / 1024) with linespoints pt 7 ps 0.4 lc rgb "blue" title "VmRSS"
+set yrange [0:STATS_max * 1.1]
+plot "$CSV" skip 1 using 1:(\$2 / 1024) with linespoints pt 7 ps 0.4 lc rgb "blue" title "VmRSS"
 set xlabel "seconds"
 set ylabel "count"
+set autoscale y
 stats "$CSV" skip 1 using 3 nooutput
-top = STATS_max * 1.1
-set yrange [0:top]
-plot "$CSV" skip 1 using (\$1 - $SAMPLE_EVERY / 2.0):(\$6 * top) with boxes lc rgb "red" title "attack", \
-     "$CSV" skip 1 using 1:3 with linespoints pt 7 ps 0.4 lc rgb "dark-green" title "open file descriptors", \
+set yrange [0:STATS_max * 1.1]
+plot "$CSV" skip 1 using 1:3 with linespoints pt 7 ps 0.4 lc rgb "dark-green" title "open file descriptors", \
      "$CSV" skip 1 using 1:4 with linespoints pt 7 ps 0.4 lc rgb "orange" title "threads"
 unset multiplot
 GNUPLOT
@@ -472,7 +468,7 @@ plot || echo "NOTE: gnuplot failed; no plot" >&2
 report() {
     echo "## Gateway soak: $OUT_NAME"
     echo
-    echo "$DURATION s of mixed load on loopback, one release gateway ($("$GATEWAY" --version 2>/dev/null || echo gateway)) with its default limits${GATEWAY_FLAGS:+ and $GATEWAY_FLAGS}; samples every $SAMPLE_EVERY s in \`$(basename "$CSV")\`, plot \`$(basename "$SVG")\`; $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo "$DURATION s of mixed load on loopback, one release gateway ($("$GATEWAY" --version 2>/dev/null | head -1 || echo gateway)) with its default limits${GATEWAY_FLAGS:+ and $GATEWAY_FLAGS}; samples every $SAMPLE_EVERY s in \`$(basename "$CSV")\`, plot \`$(basename "$SVG")\`; $(date -u '+%Y-%m-%d %H:%M UTC')."
     echo
     echo "### Real traffic (127.0.0.1)"
     echo
