@@ -505,9 +505,7 @@ report() {
     echo "The gateway's refusal counters at the end (/metrics):"
     echo
     echo '```'
-    grep -E '^swarmgate_(http_refused|peer_refused|peer_evicted|http_rate_limited|rate_limited|tracker_.*(limit|refus))' "$WORK_DIR/metrics.txt" 2>/dev/null || echo "(none found)"
-    grep -iE '^swarmgate_[a-z_]*(limited|refused)[a-z_]*(\{|\s)' "$WORK_DIR/metrics.txt" 2>/dev/null |
-        grep -vE '^swarmgate_(http_refused|peer_refused|peer_evicted)' || true
+    grep -E '^swarmgate_[a-z_]*(refused|evicted|limited)[a-z_]*[{ ]' "$WORK_DIR/metrics.txt" 2>/dev/null || echo "(none found)"
     echo '```'
     echo
     echo "### Resources (samples outside the bursts; warm-up: the first third)"
