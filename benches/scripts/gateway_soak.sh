@@ -29,13 +29,16 @@
 #   request head dripped a byte every 2 s), reopened when closed, as above.
 # The sampler, every SAMPLE_EVERY seconds: the gateway's VmRSS and Threads (/proc/PID/status),
 # its open file descriptors (/proc/PID/fd), its CPU since the last sample (/proc/PID/stat), whether
-# a burst is on, and the real operations finished so far, into OUT_DIR/OUT_NAME.csv. There is
+# a burst is on, the real operations finished so far, and the gateway's refusal counters from
+# /metrics (rate limited, HTTP refused, peer refused), into OUT_DIR/OUT_NAME.csv. There is
 # no tasks column: the gateway exposes no tokio task count (neither /api/diagnostics nor
 # /metrics has one).
 #
 # At the end: a table of the real operations (any failure fails the script: exit 1), of the
 # attack (connections refused and held, status codes of the flood) and of the gateway's refusal
-# counters in /metrics; then the flatness verdict: the first third of the run is the warm-up, and
+# counters in /metrics; the counters' growth between samples with no burst in between, which can
+# only be the real clients' (libtorrent's and aria2c's own web seed and peer connections
+# included) and must be 0 (else exit 1); then the flatness verdict: the first third of the run is the warm-up, and
 # the mean of each figure over the last third must not exceed its mean over the middle third by
 # more than FLAT_TOLERANCE percent (plus 16 descriptors or 4 threads, the noise of one client's
 # connections), both over the samples taken outside the bursts; with the least-squares slope per
@@ -387,10 +390,18 @@ attack_worker() {
 }
 
 # --- the sampler --------------------------------------------------------------------------------
+refusal_totals() { # rate_limited,http_refused,peer_refused: the gateway's refusal counters, summed
+    curl -sS --max-time 5 "$GATEWAY_URL/metrics" 2>>"$WORK_DIR/curl-errors.log" | awk '
+        /^swarmgate_rate_limited_total / { r += $2 }
+        /^swarmgate_http_refused_total[{ ]/ { h += $2 }
+        /^swarmgate_peer_refused[a-z_]*_total / { p += $2 }
+        END { printf "%d,%d,%d", r, h, p }'
+}
+
 sampler() {
-    local i at ticks last_ticks cpu hz
+    local i at ticks last_ticks cpu hz refusals started
     hz=$(getconf CLK_TCK)
-    echo "seconds,rss_kib,fds,threads,cpu_percent,attack,real_ops_ok" >"$CSV"
+    echo "seconds,rss_kib,fds,threads,cpu_percent,attack,real_ops_ok,rate_limited,http_refused,peer_refused" >"$CSV"
     last_ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$GATEWAY_PID/stat")
     for i in $(seq 1 $((DURATION / SAMPLE_EVERY))); do
         at=$((START + i * SAMPLE_EVERY))
@@ -399,7 +410,14 @@ sampler() {
         ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$GATEWAY_PID/stat")
         cpu=$((100 * (ticks - last_ticks) / hz / SAMPLE_EVERY))
         last_ticks=$ticks
-        echo "$((EPOCHSECONDS - START)),$(awk '/^VmRSS:/ { print $2 }' "/proc/$GATEWAY_PID/status"),$(find "/proc/$GATEWAY_PID/fd" -mindepth 1 -maxdepth 1 | wc -l),$(awk '/^Threads:/ { print $2 }' "/proc/$GATEWAY_PID/status"),$cpu,$([ -e "$ATTACK_ON" ] && echo 1 || echo 0),$(grep -c ' ok ' "$OPS" || true)" >>"$CSV"
+        started=$(now)
+        if refusals=$(refusal_totals); then
+            record metrics ok "$started" 0 "/metrics"
+        else
+            record metrics FAIL "$started" 0 "/metrics did not answer"
+            refusals=",,"
+        fi
+        echo "$((EPOCHSECONDS - START)),$(awk '/^VmRSS:/ { print $2 }' "/proc/$GATEWAY_PID/status"),$(find "/proc/$GATEWAY_PID/fd" -mindepth 1 -maxdepth 1 | wc -l),$(awk '/^Threads:/ { print $2 }' "/proc/$GATEWAY_PID/status"),$cpu,$([ -e "$ATTACK_ON" ] && echo 1 || echo 0),$(grep -c ' ok ' "$OPS" || true),$refusals" >>"$CSV"
     done
 }
 
@@ -443,17 +461,18 @@ plot() {
 set terminal svg size 1000,700 dynamic font "sans,11"
 set output "$SVG"
 set datafile separator ","
-set key bottom right opaque
 set grid
 set xrange [0:$DURATION]
 $(awk '/^BURST/ { printf "set object rect from %s, graph 0 to %s, graph 1 fc rgb \"red\" fs transparent solid 0.15 noborder behind\n", $3, $4 }' "$ATTACKS")
 set multiplot layout 2,1 title "Swarmgate gateway soak, $OUT_NAME: $(date -u +%Y-%m-%d); shaded: attack bursts from $ATTACK_ADDR"
+set key bottom right opaque
 set ylabel "RSS (MiB)"
 set autoscale y
 stats "$CSV" skip 1 using (\$2 / 1024) nooutput
 set yrange [0:STATS_max * 1.1]
 plot "$CSV" skip 1 using 1:(\$2 / 1024) with linespoints pt 7 ps 0.4 lc rgb "blue" title "VmRSS"
 set xlabel "seconds"
+set key top left opaque
 set ylabel "count"
 set autoscale y
 stats "$CSV" skip 1 using 3 nooutput
@@ -508,6 +527,19 @@ report() {
     grep -E '^swarmgate_[a-z_]*(refused|evicted|limited)[a-z_]*[{ ]' "$WORK_DIR/metrics.txt" 2>/dev/null || echo "(none found)"
     echo '```'
     echo
+    awk -F'[ ,]' -v pad=2 '
+        FNR == NR { if ($1 == "BURST") { from[++b] = $3; to[b] = $4 } next }
+        FNR == 1 { next }
+        { if (prev != "" && $8 != "" && r0 != "") {
+              quiet = 1
+              for (k = 1; k <= b; k++) if (prev < to[k] + pad && $1 + pad > from[k]) quiet = 0
+              if (quiet) { n++; r += $8 - r0; h += $9 - h0; p += $10 - p0 }
+          }
+          prev = $1; r0 = $8; h0 = $9; p0 = $10 }
+        END { printf "%d %d %d %d\n", n, r, h, p }' "$ATTACKS" "$CSV" >"$WORK_DIR/quiet-refusals.txt"
+    read -r quiet_intervals quiet_rate quiet_http quiet_peer <"$WORK_DIR/quiet-refusals.txt"
+    echo "Refusals while no burst was on (the gateway's counters over the $quiet_intervals sampling intervals with no burst in them; only the real clients were there): rate limited $quiet_rate, HTTP connections or requests refused $quiet_http, peer connections refused $quiet_peer."
+    echo
     echo "### Resources (samples outside the bursts; warm-up: the first third)"
     echo
     echo "| figure | warm-up mean | middle third mean | last third mean | change | slope after warm-up, per hour | max (all samples) | flat |"
@@ -548,6 +580,9 @@ if [ "$FAILED" -gt 0 ]; then
     grep ' FAIL ' "$OPS" | head -20 >&2
     fail "$FAILED real operations failed (the report is in $REPORT)"
 fi
+read -r _ quiet_rate quiet_http quiet_peer <"$WORK_DIR/quiet-refusals.txt"
+[ $((quiet_rate + quiet_http + quiet_peer)) = 0 ] ||
+    fail "the gateway refused the real clients outside the bursts: $quiet_rate rate limited, $quiet_http HTTP, $quiet_peer peer (libtorrent's or aria2c's own requests?)"
 [ -z "$DIED" ] || fail "these loops died before the end:$DIED (see $WORK_DIR/worker-*.log when WORK_DIR is kept)"
 for kind in upload range announce libtorrent-magnet libtorrent-torrent aria2c-torrent aria2c-magnet; do
     grep -q " $kind ok " "$OPS" || fail "no $kind succeeded in $DURATION s: the run tested too little"
