@@ -291,7 +291,7 @@ announce_worker() {
 }
 
 download_one() { # client source: one peer download of a random stored file, checked by sha256
-    local client=$1 source=$2 line sha size name magnet torrent_url dir="$WORK_DIR/tmp/download" started log got from
+    local client=$1 source=$2 line sha size name magnet torrent_url dir="$WORK_DIR/tmp/download" started log got from kept
     line=$(pick_stored)
     read -r sha size _ name <<<"$line"
     { read -r magnet && read -r torrent_url; } < <(json_fields "$WORK_DIR/answers/$sha.json" magnet torrent_url)
@@ -300,6 +300,7 @@ download_one() { # client source: one peer download of a random stored file, che
     rm -rf "$dir"
     mkdir -p "$dir"
     log="$WORK_DIR/tmp/download.log"
+    rm -f "$log" "$log.aria2c"
     started=$(now)
     case "$client" in
     libtorrent)
@@ -310,15 +311,20 @@ download_one() { # client source: one peer download of a random stored file, che
         timeout $((TIMEOUT + 30)) /usr/bin/python3 "$LT_PEER" leech "$from" "$dir" --timeout "$TIMEOUT" >"$log" 2>&1 || true
         ;;
     aria2c)
+        # Its listen port above Linux's default ephemeral range (32768-60999), where the
+        # thousands of loopback connections of this run cannot hold it.
         timeout $((TIMEOUT + 30)) aria2c -d "$dir" --interface=127.0.0.1 --disable-ipv6=true \
-            --listen-port="$((40000 + RANDOM % 20000))" --seed-time=0 --enable-dht=false \
+            --log="$log.aria2c" --log-level=notice \
+            --listen-port="$((61000 + RANDOM % 4000))" --seed-time=0 --enable-dht=false \
             --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
             --file-allocation=none --summary-interval=0 --console-log-level=error \
             --bt-stop-timeout="$TIMEOUT" --allow-overwrite=true "$from" >"$log" 2>&1 || true
         ;;
     esac
     if [ ! -f "$dir/$name" ]; then
-        record "$client-$source" FAIL "$started" "$size" "$sha: no $name: $(tail -c 300 "$log" | tr '\n' ' ')"
+        kept="$WORK_DIR/failed-$EPOCHSECONDS-$client-$source.log"
+        cat "$log" "$log.aria2c" >"$kept" 2>/dev/null || true
+        record "$client-$source" FAIL "$started" "$size" "$sha: no $name (logs: $kept): $(tail -c 300 "$log" | tr '\n' ' ')"
         return 0
     fi
     got=$(sha256sum "$dir/$name" | cut -d' ' -f1)
