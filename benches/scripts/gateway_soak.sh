@@ -503,7 +503,7 @@ report() {
         function flush() {
             if (kind == "") return
             m = n ? (n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2) : 0
-            printf "| %s | %d | %d | %d | %.3f | %.3f |\n", kind, ok, bad, bytes, m, max
+            printf "| %s | %d | %d | %.0f | %.3f | %.3f |\n", kind, ok, bad, bytes, m, max
         }
         $2 != kind { flush(); kind = $2; ok = bad = bytes = n = max = 0; delete t }
         { if ($3 == "ok") { ok++; bytes += $5 } else bad++
