@@ -22,7 +22,7 @@ use swarmgate_blobstore::ContentError;
 use swarmgate_catalog::CatalogError;
 use swarmgate_core::Sha256;
 
-pub(crate) use extract::ApiQuery;
+pub(crate) use extract::Page;
 pub(crate) use guard::{Guard, HttpCounters, HttpStats, security_layers};
 pub(crate) use limits::IpRateLimit;
 pub(crate) use serve::{ConnectionGuard, ConnectionLimits, bind, serve};

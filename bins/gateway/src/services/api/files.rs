@@ -7,26 +7,11 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::ApiState;
 use super::answer::FileAnswer;
-use crate::http::{ApiError, ApiQuery, blocking, parse_sha256};
-
-/// `?offset=&limit=` of the file list.
-#[derive(Debug, Deserialize)]
-pub(super) struct Page {
-    /// Files to skip.
-    #[serde(default)]
-    offset: u64,
-    /// Files to return, at most (1 to 1000, default 100).
-    #[serde(default = "default_limit")]
-    limit: u32,
-}
-
-fn default_limit() -> u32 {
-    100
-}
+use crate::http::{ApiError, Page, blocking, parse_sha256};
 
 /// One page of the file list.
 #[derive(Debug, Serialize)]
@@ -44,14 +29,8 @@ pub(super) struct FileList {
 /// `GET /api/files`.
 pub(super) async fn list(
     State(state): State<Arc<ApiState>>,
-    ApiQuery(page): ApiQuery<Page>,
+    page: Page,
 ) -> Result<Json<FileList>, ApiError> {
-    if !(1..=1000).contains(&page.limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 1000",
-        ));
-    }
     let catalog = state.catalog.clone();
     let (entries, total) = blocking(move || catalog.list(page.offset, page.limit)).await??;
     let links = state.catalog.links();

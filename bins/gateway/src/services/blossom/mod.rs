@@ -11,6 +11,8 @@
 pub(crate) mod store;
 
 use std::net::SocketAddr;
+
+use anyhow::Context;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -49,12 +51,13 @@ impl BlossomService {
         connections: ConnectionGuard,
         registry: &mut Registry,
     ) -> anyhow::Result<BlossomService> {
-        let bound = listener.local_addr()?;
-        let public_url = config
-            .public_url
-            .clone()
-            .or_else(|| catalog.links().blossom_base().map(str::to_owned))
-            .unwrap_or_else(|| default_blossom_url(catalog.links().base(), bound));
+        // The one base URL every link uses (set by `Gateway::start` from `--blossom-public-url`
+        // or the bound port), so descriptors and upload answers cannot disagree.
+        let public_url = catalog
+            .links()
+            .blossom_base()
+            .context("the catalog's links name no Blossom base URL")?
+            .to_owned();
         let mut rules = RouterConfig::new(public_url);
         rules.max_upload = api.max_upload_size;
         rules.admin_token = api.admin_token.clone();

@@ -38,7 +38,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use nostr::Keys;
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use swarmgate_catalog::{CatalogObserver, Entry, Links};
 use swarmgate_service::Supervisor;
 
@@ -54,7 +54,7 @@ use status::RelayAnswer;
 
 use super::{Health, Service};
 use crate::http::metrics::Snapshot;
-use crate::http::{ApiError, ApiQuery};
+use crate::http::{ApiError, Page};
 use crate::settings::NostrConfig;
 
 /// The Nostr service; see the module docs.
@@ -244,21 +244,6 @@ impl CatalogObserver for NostrService {
     fn removed(&self, _entry: &Arc<Entry>) {}
 }
 
-/// `?offset=&limit=` of `/api/discovered`, as `/api/files` takes them.
-#[derive(Debug, Deserialize)]
-struct Page {
-    /// Records to skip.
-    #[serde(default)]
-    offset: u64,
-    /// Records to return, at most (1 to 1000, default 100).
-    #[serde(default = "default_limit")]
-    limit: u32,
-}
-
-fn default_limit() -> u32 {
-    100
-}
-
 /// One page of `/api/discovered`, shaped as `/api/files`'s.
 #[derive(Debug, Serialize)]
 struct DiscoveredList {
@@ -275,14 +260,8 @@ struct DiscoveredList {
 /// `GET /api/discovered`.
 async fn discovered_list(
     State(follower): State<Arc<Follower>>,
-    ApiQuery(page): ApiQuery<Page>,
+    page: Page,
 ) -> Result<Json<DiscoveredList>, ApiError> {
-    if !(1..=1000).contains(&page.limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 1000",
-        ));
-    }
     let (discovered, total) = follower.store.page(page.offset, page.limit);
     Ok(Json(DiscoveredList {
         discovered,
