@@ -2,7 +2,8 @@
 //!
 //! Defaults follow what Blossom clients expect of a public server: uploads, mirrors, media and
 //! deletes need a token, reads and lists do not; 100 MiB uploads; 60 s of clock skew; mirrors
-//! refuse loopback and private origins. Everything is plain data so a binary can fill it from
+//! refuse loopback and private origins; 8 uploads at once, no request rate
+//! limit. Everything is plain data so a binary can fill it from
 //! flags and a test can change one field.
 
 use std::collections::HashSet;
@@ -73,6 +74,12 @@ pub struct BlossomConfig {
     pub bad_auth_limit: u32,
     /// The window of `bad_auth_limit`.
     pub bad_auth_window: Duration,
+    /// Requests per second from one client address (IPv6: its /64), with a burst of twice
+    /// that; beyond it 429 with `Retry-After`. 0: no limit (a proxy in front limits).
+    pub requests_per_second: u32,
+    /// Uploads (`PUT /upload`, `PUT /media`) and mirrors in progress at once, in all; more
+    /// are answered 503 with `Retry-After` before their body is read.
+    pub max_concurrent_uploads: usize,
     /// When set, `GET /reports` lists the BUD-09 reports to a request carrying
     /// `Authorization: Bearer <token>`; unset, the listing does not exist (404).
     pub admin_token: Option<String>,
@@ -100,6 +107,8 @@ impl BlossomConfig {
             mirror_max_redirects: 5,
             bad_auth_limit: 20,
             bad_auth_window: Duration::from_secs(60),
+            requests_per_second: 0,
+            max_concurrent_uploads: 8,
             admin_token: None,
             read_chunk: 1 << 20,
             list_default_limit: 100,

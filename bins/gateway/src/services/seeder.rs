@@ -8,7 +8,8 @@
 //! refusals by reason in /metrics (`swarmgate_peer_refused_per_ip_total`, `..._per_subnet_total`,
 //! `..._half_open_full_total`, `swarmgate_peer_evicted_half_open_total`,
 //! `swarmgate_peer_handshake_timeouts_total`) as /api/p2p/stats has them under
-//! `seeder.refusals`.
+//! `seeder.refusals`, and the peers dropped for not reading their socket
+//! (`swarmgate_peer_slow_readers_total`, `seeder.slow_readers`).
 //!
 //! It observes the catalog (a published file is added to the seeder, a removed one taken out)
 //! and, through [`DialLeechers`], the tracker: every peer that announces a served torrent is
@@ -94,6 +95,11 @@ impl SeederService {
                     "peer_handshake_timeouts",
                     "Incoming peer connections closed for sending no handshake in time.",
                     refusals.handshake_timeout,
+                ),
+                (
+                    "peer_slow_readers",
+                    "Peers dropped for writing while not reading: over 4 MiB of answers waited.",
+                    stats.slow_readers,
                 ),
             ] {
                 samples.counter(name, help, value);

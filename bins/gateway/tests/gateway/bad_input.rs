@@ -170,6 +170,37 @@ fn bad_uploads_ranges_hashes_announces_and_deletes_get_their_status() {
     tmp_empties(&gateway, "an upload over the limit");
     gateway.assert_serves(small());
 
+    // Multipart whose boundary never comes: refused once 1 MiB + 64 KiB have arrived before
+    // the `file` field, while the client is still sending, not held in memory until its end.
+    let mut stream = connect(&gateway);
+    let mut writer = stream.try_clone().expect("clone the stream");
+    let sending = std::thread::spawn(move || {
+        let head = "POST /api/upload HTTP/1.1\r\nHost: gateway\r\n\
+                    Content-Type: multipart/form-data; boundary=never-sent\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n";
+        let chunk = vec![b'x'; 1 << 20];
+        let mut result = writer.write_all(head.as_bytes());
+        for _ in 0..4 {
+            result = result
+                .and_then(|()| write!(writer, "{:x}\r\n", chunk.len()))
+                .and_then(|()| writer.write_all(&chunk))
+                .and_then(|()| writer.write_all(b"\r\n"));
+        }
+        // No last chunk: the body has not ended when the answer must come.
+        result
+    });
+    let answer = read_answer(&mut stream).expect("an answer before the body ends");
+    assert_raw_error(
+        &answer,
+        400,
+        "bad_multipart",
+        "a multipart body with no boundary",
+    );
+    drop(stream);
+    let _ = sending.join().expect("the sending thread");
+    assert_eq!(total(&gateway), 1);
+    gateway.assert_serves(small());
+
     // An empty upload.
     let empty = gateway
         .http

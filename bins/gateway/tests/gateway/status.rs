@@ -93,6 +93,9 @@ fn media_types_are_detected_stored_and_served_and_metrics_agree_with_stats() {
     );
     assert_eq!(value("swarmgate_webseed_requests_total"), 2.0);
     assert!(value("swarmgate_http_requests_total{class=\"ok\"}") >= 8.0);
+    // The services' own tasks at least (accept loops, the seeder, the DHT, the tracker).
+    assert!(value("swarmgate_runtime_tasks") >= 4.0);
+    assert!(value("swarmgate_runtime_workers") >= 1.0);
     for family in [
         "# TYPE swarmgate_peer_bytes_total counter",
         "# TYPE swarmgate_peers gauge",

@@ -99,6 +99,7 @@ pub(crate) async fn mirror<S: BlobStore>(
             return Ok(descriptor_response(&state, &stored));
         }
     }
+    let _slot = state.upload_slot()?;
     let left = state.quota_left(owner).await?;
     let max_size = left.min(state.config.max_upload);
     let fetch = fetch(&state, url, max_size, owner, expected.clone());

@@ -1,6 +1,7 @@
 //! The axum router of a Blossom server: routes, the shared state, and what every handler
 //! shares (answering errors with `X-Reason`, checking tokens through the bad-auth limiter,
-//! running the blocking store on tokio's blocking threads).
+//! the per-client request limit and the upload slots of [`limit`](crate::limit), running the
+//! blocking store on tokio's blocking threads).
 //!
 //! Handlers never call the store on the async threads: `stat`, `list` and friends run on
 //! `spawn_blocking`, an upload's body is pumped through a bounded channel into a blocking
@@ -30,7 +31,7 @@ use swarmgate_core::{Pubkey, Sha256};
 use crate::auth::{AuthError, AuthRequest, AuthRules, Authorization, authorize};
 use crate::config::BlossomConfig;
 use crate::descriptor::PathError;
-use crate::limit::BadAuthLimiter;
+use crate::limit::{BadAuthLimiter, RequestLimiter, UploadSlot, UploadSlots};
 use crate::store::{BlobStore, StoreError};
 
 /// The router of a Blossom server over `store`: `GET`/`HEAD`/`DELETE /<sha256>[.ext]`,
@@ -43,6 +44,8 @@ pub fn router<S: BlobStore>(store: Arc<S>, config: BlossomConfig) -> Router {
     let state = Arc::new(State {
         rules: config.auth_rules(),
         limiter: BadAuthLimiter::new(config.bad_auth_limit, config.bad_auth_window),
+        requests: RequestLimiter::new(config.requests_per_second, Instant::now()),
+        uploads: UploadSlots::new(config.max_concurrent_uploads),
         store,
         config,
     });
@@ -58,7 +61,8 @@ pub fn router<S: BlobStore>(store: Arc<S>, config: BlossomConfig) -> Router {
             get_route(get::blob).head(get::blob).delete(list::delete),
         )
         .fallback(not_found)
-        .with_state(state)
+        .with_state(Arc::clone(&state))
+        .layer(axum::middleware::from_fn_with_state(state, rate_limit))
         .layer(axum::middleware::from_fn(cors::cors))
 }
 
@@ -68,6 +72,30 @@ pub(crate) struct State<S> {
     pub(crate) config: BlossomConfig,
     pub(crate) rules: AuthRules,
     pub(crate) limiter: BadAuthLimiter,
+    pub(crate) requests: RequestLimiter,
+    pub(crate) uploads: UploadSlots,
+}
+
+/// The per-client request limit ([`BlossomConfig::requests_per_second`]), inside the CORS
+/// layer so that a browser can read the 429. Preflights are not counted.
+async fn rate_limit<S: BlobStore>(
+    axum::extract::State(state): axum::extract::State<Arc<State<S>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() != axum::http::Method::OPTIONS {
+        let ip = client_ip(request.extensions());
+        if let Err(wait) = state.requests.check(ip, Instant::now()) {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut failure = Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many requests from your address: retry in {seconds} s"),
+            );
+            failure.retry_after = Some(seconds.max(1));
+            return failure.into_response();
+        }
+    }
+    next.run(request).await
 }
 
 pub(crate) type Shared<S> = axum::extract::State<Arc<State<S>>>;
@@ -218,6 +246,21 @@ impl<S: BlobStore> State<S> {
             .allowed_pubkeys
             .as_ref()
             .is_none_or(|allowed| allowed.contains(pubkey))
+    }
+
+    /// A slot for one upload or mirror, or the 503 that refuses it.
+    pub(crate) fn upload_slot(&self) -> Result<UploadSlot, Failure> {
+        self.uploads.try_take().ok_or_else(|| {
+            let mut failure = Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "busy: {} uploads are in progress; retry shortly",
+                    self.config.max_concurrent_uploads.max(1)
+                ),
+            );
+            failure.retry_after = Some(1);
+            failure
+        })
     }
 
     /// Counts one failed admin token against the client.

@@ -149,6 +149,7 @@ async fn store<S: BlobStore>(
     })?;
     let ip = client_ip(&parts.extensions);
     let (auth, max_size) = admit(state, verb, required, headers, ip, hash, size).await?;
+    let _slot = state.upload_slot()?;
     let expected_sha256 = match (hash, &auth) {
         (Some(hash), _) => vec![hash],
         (None, Some(auth)) => auth.x.clone(),

@@ -5,6 +5,7 @@
 mod auth;
 mod get;
 mod helpers;
+mod limits;
 mod list;
 mod mirror;
 mod report;

@@ -84,7 +84,14 @@ impl Engine {
             }
         }
         for (key, peer) in &mut self.peers {
-            peer.session.set_choking(!unchoked.contains(&key.0));
+            let choking = !unchoked.contains(&key.0);
+            peer.session.set_choking(choking);
+            if choking {
+                // The session dropped (or rejected) the peer's queued requests: reading them
+                // would be wasted, and a peer that re-requests across choke rounds would
+                // otherwise grow this queue past its `reqq`.
+                peer.uploads.clear();
+            }
             self.dirty.push(*key);
         }
         choker.next_round = now + choker.interval;

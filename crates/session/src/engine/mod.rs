@@ -54,7 +54,7 @@ use swarmgate_rank::Source;
 use crate::picker::{PeerKey, PiecePicker};
 use connect::Candidates;
 pub use drive::{EngineIo, drive};
-use peer::Peer;
+use peer::{MAX_BACKLOG, Peer};
 use swarmgate_core::SplitMix64;
 pub use types::{
     DisconnectReason, EngineCommand, EngineConfig, EngineEvent, EngineStats, PieceCheck,
@@ -273,10 +273,15 @@ impl Engine {
             return;
         };
         let result = peer.session.handle_bytes(now, bytes);
+        let unsent = peer.unsent;
         self.dirty.push(key);
         self.react_all(now, key);
         if let Err(error) = result {
             self.drop_peer(now, key, DisconnectReason::Error(error.to_string()));
+        } else if unsent > MAX_BACKLOG {
+            // It keeps writing while what we answered waits for its socket: every message it
+            // sends may add an answer (a reject, a metadata piece), so it is not kept.
+            self.drop_peer(now, key, DisconnectReason::Backlog { unsent });
         }
     }
 

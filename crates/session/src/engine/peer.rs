@@ -14,6 +14,11 @@ use super::rate::RateMeter;
 pub(super) const MAX_READS_IN_FLIGHT: u32 = 4;
 /// Bytes handed to a peer's socket but not yet written, above which no more uploads are read.
 pub(super) const MAX_UNSENT: usize = 256 * 1024;
+/// Bytes handed to a peer's socket but not yet written, above which the peer is dropped
+/// ([`DisconnectReason::Backlog`](super::DisconnectReason::Backlog)). Blocks stop at
+/// `MAX_UNSENT` plus the reads in flight; the rest (a turn's metadata answers, at most 1 MiB,
+/// rejects, haves) stays far below this unless the peer stopped reading.
+pub(super) const MAX_BACKLOG: usize = 4 << 20;
 
 pub(super) struct Peer {
     pub(super) addr: SocketAddr,
@@ -27,7 +32,8 @@ pub(super) struct Peer {
     pub(super) blocks_received: u64,
     pub(super) hash_failures: u32,
     pub(super) snubs: u32,
-    /// Requests from the peer waiting for a disk read.
+    /// Requests from the peer waiting for a disk read: a subset of the session's queue, so at
+    /// most its `reqq` (cleared when the peer is choked, pruned when it cancels).
     pub(super) uploads: VecDeque<BlockRef>,
     pub(super) reads_in_flight: u32,
     /// Bytes given to the driver for this peer and not yet reported written.

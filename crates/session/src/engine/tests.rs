@@ -4,6 +4,7 @@ use std::time::Duration;
 use swarmgate_core::{BLOCK_SIZE, Geometry, InfoHashV1};
 use swarmgate_peer::{PeerEvent, Reserved};
 
+use super::peer::{MAX_BACKLOG, MAX_READS_IN_FLIGHT};
 use super::*;
 
 fn addr(port: u16) -> SocketAddr {
@@ -425,4 +426,121 @@ fn drive_carries_out_what_answers_given_at_once_make() {
     );
     let (commands, _) = drain(&mut engine);
     assert!(commands.is_empty(), "{commands:?}");
+}
+
+/// A choked peer's requests waiting for a disk read are dropped with the session's queue: they
+/// are not read, and a peer that requests again after each unchoke cannot grow the queue past
+/// its `reqq`.
+#[test]
+fn choking_a_peer_drops_its_requests_waiting_for_a_read() {
+    let mut now = Instant::now();
+    let mut seeder = Engine::new(config(), Bitfield::full(4), now);
+    let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
+    leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
+    let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
+    let hello = leecher.poll_transmit().unwrap();
+    let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
+    let key = seeder.handle_incoming(now, addr(5), theirs).unwrap();
+    seeder.handle_peer_data(now, key, &hello[used..]);
+    let mut leechers = [(key, leecher)];
+    pump(&mut seeder, &mut leechers, now);
+    let leecher = &mut leechers[0].1;
+    assert!(!leecher.peer_choking(), "unchoked");
+
+    let blocks: Vec<BlockRef> = (0..4)
+        .flat_map(|piece| {
+            (0..2).map(move |i| BlockRef {
+                piece: PieceIndex(piece),
+                offset: i * BLOCK_SIZE,
+                length: BLOCK_SIZE,
+            })
+        })
+        .collect();
+    for &block in &blocks {
+        leecher.request(now, block).unwrap();
+    }
+    seeder.handle_peer_data(now, key, &leecher.poll_transmit().unwrap());
+    let reads = |seeder: &mut Engine| -> Vec<BlockRef> {
+        drain(seeder)
+            .0
+            .into_iter()
+            .filter_map(|c| match c {
+                EngineCommand::ReadBlock { block, .. } => Some(block),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = reads(&mut seeder);
+    assert_eq!(first.len(), MAX_READS_IN_FLIGHT as usize, "reads in flight");
+
+    // The peer loses interest; the next choking round chokes it.
+    leecher.set_interested(false);
+    seeder.handle_peer_data(now, key, &leecher.poll_transmit().unwrap());
+    now += Duration::from_secs(11);
+    seeder.handle_timeout(now);
+    while let Some((_, bytes)) = seeder.poll_transmit() {
+        leecher.handle_bytes(now, &bytes).unwrap();
+    }
+    assert!(leecher.peer_choking(), "choked by the round");
+
+    for block in first {
+        seeder.handle_block_read(now, key, block, Bytes::from(vec![0; 16_384]));
+    }
+    assert_eq!(reads(&mut seeder), [], "nothing read for a choked peer");
+}
+
+/// A peer that writes but never reads (here: requests while choked, each answered with a
+/// reject) is dropped once more than `MAX_BACKLOG` of answers wait for its socket, so the
+/// bytes the engine hands its driver for it stay bounded.
+#[test]
+fn a_peer_that_does_not_read_is_dropped_at_the_backlog_limit() {
+    let now = Instant::now();
+    let mut seeder = Engine::new(config(), Bitfield::full(4), now);
+    let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
+    leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
+    let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
+    let hello = leecher.poll_transmit().unwrap();
+    let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
+    let key = seeder.handle_incoming(now, addr(5), theirs).unwrap();
+    seeder.handle_peer_data(now, key, &hello[used..]);
+    while let Some((_, bytes)) = seeder.poll_transmit() {
+        leecher.handle_bytes(now, &bytes).unwrap();
+    }
+    assert!(leecher.peer_choking(), "never interested, so choked");
+
+    // From here on the peer reads nothing: its socket never reports a write.
+    let block = BlockRef {
+        piece: PieceIndex(0),
+        offset: 0,
+        length: BLOCK_SIZE,
+    };
+    let mut batch = bytes::BytesMut::new();
+    for _ in 0..2_000 {
+        swarmgate_peer::encode(&swarmgate_peer::Message::Request(block), &mut batch);
+    }
+    let mut handed = 0;
+    let mut dropped = None;
+    for _ in 0..400 {
+        seeder.handle_peer_data(now, key, &batch);
+        while let Some((_, bytes)) = seeder.poll_transmit() {
+            handed += bytes.len();
+        }
+        dropped = drain(&mut seeder).0.into_iter().find_map(|c| match c {
+            EngineCommand::Disconnect { key: k, reason } if k == key => Some(reason),
+            _ => None,
+        });
+        if dropped.is_some() {
+            break;
+        }
+    }
+    let Some(DisconnectReason::Backlog { unsent }) = dropped else {
+        panic!("not dropped for its backlog: {dropped:?} after {handed} bytes");
+    };
+    assert!(unsent > MAX_BACKLOG);
+    // At most one batch's answers past the limit (2,000 rejects of 17 bytes).
+    assert!(
+        handed <= MAX_BACKLOG + 2 * 2_000 * 17,
+        "{handed} bytes handed"
+    );
+    assert_eq!(seeder.stats(now).peers, 0);
 }

@@ -183,6 +183,13 @@ pub enum DisconnectReason {
     Error(String),
     /// Both sides are seeds: nothing to exchange.
     BothSeeds,
+    /// It does not read what we send: more than the backlog limit (4 MiB) waited for its
+    /// socket. Requests while choked, metadata requests and cancels all make answers, so a
+    /// peer that writes without reading would otherwise grow its queue without end.
+    Backlog {
+        /// Bytes given to the driver for it and not yet reported written.
+        unsent: usize,
+    },
     /// The engine is stopping.
     Shutdown,
 }

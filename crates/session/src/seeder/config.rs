@@ -108,6 +108,9 @@ pub struct SeederStats {
     pub dial_failures: u64,
     /// Announce-driven dials not made because the peer had connected to us meanwhile.
     pub dials_skipped: u64,
+    /// Peers dropped for not reading their socket while writing to it (more than 4 MiB of
+    /// answers waiting; see the engine's `DisconnectReason::Backlog`).
+    pub slow_readers: u64,
 }
 
 /// Incoming sockets closed before they became peers, by reason: the admission policy of the

@@ -66,6 +66,7 @@ pub(super) struct Counters {
     pub(super) half_open_full: AtomicU64,
     pub(super) half_open_evicted: AtomicU64,
     pub(super) handshake_timeout: AtomicU64,
+    pub(super) slow_readers: AtomicU64,
 }
 
 impl Counters {
@@ -269,6 +270,7 @@ impl Shared {
             dials: get(&c.dials),
             dial_failures: get(&c.dial_failures),
             dials_skipped: get(&c.dials_skipped),
+            slow_readers: get(&c.slow_readers),
         }
     }
 }

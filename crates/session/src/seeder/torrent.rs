@@ -182,6 +182,7 @@ impl Task {
         let have = Bitfield::full(geometry.piece_count());
         let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (reads, reads_rx) = mpsc::unbounded_channel();
+        let counters = Arc::clone(&shared.counters);
         Task {
             engine: Engine::new(engine_config, have, now),
             shared,
@@ -195,6 +196,7 @@ impl Task {
                 reads,
                 loading: HashMap::new(),
                 geometry,
+                counters,
             },
             events,
             events_rx: Some(events_rx),

@@ -9,11 +9,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use futures_util::StreamExt;
 use swarmgate_catalog::{CatalogError, PublishRequest, Published, publish_stream};
 
 use super::ApiState;
@@ -22,6 +24,12 @@ use crate::http::ApiError;
 
 /// Fields of a multipart upload other than `file` are skipped, up to this many bytes in all.
 const MAX_SKIPPED: usize = 1 << 20;
+
+/// Bytes of a multipart body read before its `file` field's data begins, at most: the skipped
+/// fields plus 64 KiB of preamble, boundaries and part headers. multer keeps every byte while
+/// it looks for the first boundary or the end of a part's headers, so without this bound a
+/// body that never holds its boundary would be kept in memory whole.
+const MAX_BEFORE_FILE: u64 = MAX_SKIPPED as u64 + 64 * 1024;
 
 /// The handler.
 pub(super) async fn upload(
@@ -79,6 +87,7 @@ async fn accept(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     if is_multipart {
+        let (request, file_started) = bounded_before_file(request);
         let mut multipart = Multipart::from_request(request, &())
             .await
             .map_err(|e| ApiError::bad_request("bad_multipart", e.body_text()))?;
@@ -100,6 +109,7 @@ async fn accept(
                 }
                 continue;
             }
+            file_started.store(true, Ordering::Relaxed);
             let request = PublishRequest {
                 name: field.file_name().unwrap_or("").to_owned(),
                 declared_type: field.content_type().map(str::to_owned),
@@ -128,6 +138,27 @@ async fn accept(
     };
     let body = request.into_body().into_data_stream();
     Ok(publish_stream(catalog, body, request_fields, idle).await?)
+}
+
+/// `request` with its body failing once [`MAX_BEFORE_FILE`] bytes have arrived and the flag
+/// returned is still false (the handler sets it when the `file` field begins).
+fn bounded_before_file(request: Request) -> (Request, Arc<AtomicBool>) {
+    let started = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&started);
+    let (parts, body) = request.into_parts();
+    let mut seen = 0u64;
+    let body = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen > MAX_BEFORE_FILE && !flag.load(Ordering::Relaxed) {
+            return Err(axum::Error::new(format!(
+                "over {MAX_BEFORE_FILE} bytes arrived before the `file` field's data"
+            )));
+        }
+        Ok(chunk)
+    });
+    let request = Request::from_parts(parts, axum::body::Body::from_stream(body));
+    (request, started)
 }
 
 /// Awaits one multipart step under the idle limit.

@@ -13,7 +13,6 @@ pub(crate) mod store;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -27,8 +26,7 @@ use crate::http;
 use crate::http::ConnectionGuard;
 use crate::http::metrics::Snapshot;
 use crate::services::Service;
-use crate::settings::ApiConfig;
-use crate::settings::blossom::BlossomConfig;
+use crate::settings::Config;
 use store::CatalogBlobs;
 
 /// The Blossom server; see the module docs.
@@ -39,18 +37,18 @@ pub(crate) struct BlossomService {
 }
 
 impl BlossomService {
-    /// The server for `listener`, serving `catalog` under the rules of `config` (the upload
-    /// limit and admin token are the API's), its reports kept in `data_dir`, its connections
+    /// The server for `listener`, serving `catalog` under the rules of `[blossom]` (the upload
+    /// size limit, the uploads at once and the admin token are the API's, the requests per
+    /// second per IP the HTTP port's), its reports kept in the data folder, its connections
     /// held to `connections` (the HTTP port's limits and counters).
     pub(crate) fn new(
         listener: TcpListener,
         catalog: Arc<Catalog>,
-        config: &BlossomConfig,
-        api: &ApiConfig,
-        data_dir: &Path,
+        settings: &Config,
         connections: ConnectionGuard,
         registry: &mut Registry,
     ) -> anyhow::Result<BlossomService> {
+        let (config, api) = (&settings.blossom, &settings.api);
         // The one base URL every link uses (set by `Gateway::start` from `--blossom-public-url`
         // or the bound port), so descriptors and upload answers cannot disagree.
         let public_url = catalog
@@ -60,6 +58,8 @@ impl BlossomService {
             .to_owned();
         let mut rules = RouterConfig::new(public_url);
         rules.max_upload = api.max_upload_size;
+        rules.max_concurrent_uploads = api.max_concurrent_uploads;
+        rules.requests_per_second = settings.http.requests_per_second;
         rules.admin_token = api.admin_token.clone();
         rules.mirror_allow_private = config.mirror_private;
         rules.quota_bytes = config.quota;
@@ -67,7 +67,7 @@ impl BlossomService {
             .allowed_pubkeys
             .as_ref()
             .map(|keys| keys.iter().copied().collect());
-        let blobs = Arc::new(CatalogBlobs::open(catalog, data_dir)?);
+        let blobs = Arc::new(CatalogBlobs::open(catalog, &settings.storage.data_dir)?);
         let reports = Arc::clone(&blobs);
         Snapshot::register(registry, "blossom", move |samples| {
             samples.gauge(

@@ -23,7 +23,7 @@ use crate::engine::{DisconnectReason, Engine, EngineIo, WebSeedFailure};
 use crate::picker::PeerKey;
 use crate::seeder::BlockSource;
 use crate::seeder::conn::Link;
-use crate::seeder::shared::{DialGuard, IncomingGuard, Slot};
+use crate::seeder::shared::{Counters, DialGuard, IncomingGuard, Slot};
 
 /// An engine's peer: its socket tasks, its connection slot and its record (of our dial, or of
 /// its peer id when it dialled us).
@@ -46,6 +46,8 @@ pub(super) struct Serving {
     /// one thread loads a piece while its other blocks wait here, not on threads of their own.
     pub(super) loading: HashMap<PieceIndex, Vec<(PeerKey, BlockRef)>>,
     pub(super) geometry: Geometry,
+    /// The seeder's figures (peers dropped for not reading are counted here).
+    pub(super) counters: Arc<Counters>,
 }
 
 impl EngineIo for Serving {
@@ -60,7 +62,11 @@ impl EngineIo for Serving {
         engine.handle_connect_failed(now, key);
     }
 
-    fn disconnect(&mut self, key: PeerKey, _: DisconnectReason) {
+    fn disconnect(&mut self, key: PeerKey, reason: DisconnectReason) {
+        if let DisconnectReason::Backlog { unsent } = reason {
+            Counters::add(&self.counters.slow_readers, 1);
+            tracing::debug!(unsent, "dropped a peer that does not read its socket");
+        }
         self.peers.remove(&key);
     }
 
