@@ -2,8 +2,8 @@
 //!
 //! Defaults follow what Blossom clients expect of a public server: uploads, mirrors, media and
 //! deletes need a token, reads and lists do not; 100 MiB uploads; 60 s of clock skew; mirrors
-//! refuse loopback and private origins; 8 uploads at once, no request rate
-//! limit. Everything is plain data so a binary can fill it from
+//! refuse loopback and private origins; 8 uploads at once, each
+//! failing after 30 s without a body byte; no request rate limit. Everything is plain data so a binary can fill it from
 //! flags and a test can change one field.
 
 use std::collections::HashSet;
@@ -80,6 +80,9 @@ pub struct BlossomConfig {
     /// Uploads (`PUT /upload`, `PUT /media`) and mirrors in progress at once, in all; more
     /// are answered 503 with `Retry-After` before their body is read.
     pub max_concurrent_uploads: usize,
+    /// How long an upload's body may send nothing before the upload fails (400); its slot
+    /// and its blocking thread are given back.
+    pub upload_idle_timeout: Duration,
     /// When set, `GET /reports` lists the BUD-09 reports to a request carrying
     /// `Authorization: Bearer <token>`; unset, the listing does not exist (404).
     pub admin_token: Option<String>,
@@ -109,6 +112,7 @@ impl BlossomConfig {
             bad_auth_window: Duration::from_secs(60),
             requests_per_second: 0,
             max_concurrent_uploads: 8,
+            upload_idle_timeout: Duration::from_secs(30),
             admin_token: None,
             read_chunk: 1 << 20,
             list_default_limit: 100,

@@ -1,15 +1,23 @@
 //! Bytes between the async HTTP side and the blocking store: [`Ingest`] feeds a request body
 //! (or a mirrored origin's) into `BlobStore::put` through a bounded channel, and [`BlobBody`]
-//! streams a blob out in `read_chunk` pieces read by one blocking task.
+//! streams a blob out in `read_chunk` pieces, each read by a blocking call of its own.
 //!
 //! Both channels are bounded (a few chunks), so memory per transfer stays at a few chunks
 //! whatever the blob's size, and a slow side throttles the other: a slow client stops the
 //! reads, a slow disk stops the body from being polled.
+//!
+//! Blocking threads are the process's scarcest resource (tokio keeps at most 512, and every
+//! disk read of the host shares them), so no transfer holds one while it waits on a client: a
+//! GET's reader is an async task that takes a blocking thread for one chunk at a time and waits
+//! for the client without one, and an upload's `put`, which must block on its body, is held to
+//! the upload slots and to [`BlossomConfig::upload_idle_timeout`](crate::BlossomConfig) between
+//! two body chunks.
 
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
 use bytes::{Buf, Bytes};
@@ -60,9 +68,21 @@ impl Ingest {
             .map_err(|e| StoreError::Io(format!("store task failed: {e}")))?
     }
 
-    /// Pumps a whole request body into the store and waits for its answer.
-    pub(crate) async fn pump(self, mut body: Body) -> Result<Stored, StoreError> {
-        while let Some(frame) = body.frame().await {
+    /// Pumps a whole request body into the store and waits for its answer; a body that sends
+    /// nothing for `idle` fails the upload.
+    pub(crate) async fn pump(self, mut body: Body, idle: Duration) -> Result<Stored, StoreError> {
+        loop {
+            let Ok(frame) = tokio::time::timeout(idle, body.frame()).await else {
+                let stalled = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no body bytes for {} s", idle.as_secs()),
+                );
+                self.send(Err(stalled)).await;
+                break;
+            };
+            let Some(frame) = frame else {
+                break;
+            };
             let chunk = match frame {
                 Ok(frame) => match frame.into_data() {
                     Ok(data) => Ok(data),
@@ -118,23 +138,28 @@ impl BlobBody {
         let (tx, rx) = mpsc::channel(IN_FLIGHT);
         let state = Arc::clone(state);
         let chunk = state.config.read_chunk.max(1);
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(async move {
             let end = offset + len;
             let mut at = offset;
             while at < end {
                 let want = usize::try_from(end - at).unwrap_or(usize::MAX).min(chunk);
-                let piece = match state.store.read(&sha256, at, want) {
-                    Ok(piece) if piece.is_empty() => Err(io::Error::new(
+                let reader = Arc::clone(&state);
+                let read =
+                    tokio::task::spawn_blocking(move || reader.store.read(&sha256, at, want)).await;
+                let piece = match read {
+                    Ok(Ok(piece)) if piece.is_empty() => Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the blob ended early",
                     )),
-                    Ok(piece) if piece.len() > want => Ok(piece.slice(..want)),
-                    Ok(piece) => Ok(piece),
+                    Ok(Ok(piece)) if piece.len() > want => Ok(piece.slice(..want)),
+                    Ok(Ok(piece)) => Ok(piece),
+                    Ok(Err(error)) => Err(io::Error::other(error)),
                     Err(error) => Err(io::Error::other(error)),
                 };
                 let failed = piece.is_err();
                 at += piece.as_ref().map_or(0, |p| p.len() as u64);
-                if tx.blocking_send(piece).is_err() || failed {
+                // Waits for room without a thread: a slow client costs a parked task.
+                if tx.send(piece).await.is_err() || failed {
                     break;
                 }
             }

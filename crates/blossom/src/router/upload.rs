@@ -168,7 +168,8 @@ async fn store<S: BlobStore>(
         owner,
         name_hint: None,
     };
-    let result = Ingest::start(state, put).pump(body).await;
+    let idle = state.config.upload_idle_timeout;
+    let result = Ingest::start(state, put).pump(body, idle).await;
     let stored = verified(state, result, &expected_sha256, owner.as_ref()).await;
     match stored {
         Err(StoreError::HashMismatch { .. }) if hash.is_none() => Err(AuthError::WrongX.into()),

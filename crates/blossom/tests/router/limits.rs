@@ -124,3 +124,86 @@ async fn uploads_beyond_the_slots_are_answered_503_before_their_body() {
         serde_json::from_slice(&stored.bytes().await.unwrap()).unwrap();
     assert_eq!(descriptor["sha256"], sha256_hex(&body));
 }
+
+#[tokio::test]
+async fn an_upload_whose_body_stalls_fails_and_gives_its_slot_back() {
+    let server = serve(|config| {
+        config.auth.upload = false;
+        config.max_concurrent_uploads = 1;
+        config.upload_idle_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut stalled = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PUT /upload HTTP/1.1\r\nhost: {}\r\ncontent-length: 2048\r\n\r\n",
+        server.addr
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    stalled.write_all(&[7; 1024]).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut answer),
+    )
+    .await
+    .expect("answered within 10 s")
+    .unwrap();
+    let text = String::from_utf8_lossy(&answer[..read]).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 400"), "{text}");
+    assert!(text.contains("no body bytes"), "{text}");
+    assert!(server.store.is_empty());
+    let response = client()
+        .put(server.url("/upload"))
+        .body(vec![1u8; 100])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "the slot is free again");
+}
+
+/// Clients that stop reading a GET park a task each, not a blocking thread: with a pool of two
+/// blocking threads, four stalled downloads of a large blob leave a fifth one served.
+#[test]
+fn stalled_downloads_hold_no_blocking_thread() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server = serve(|config| config.auth.upload = false).await;
+        let blob: Vec<u8> = (0..48u32 << 20).map(|i| (i % 251) as u8).collect();
+        let sha = sha256_hex(&blob);
+        let stored = client()
+            .put(server.url("/upload"))
+            .body(blob.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.status(), 201);
+        let mut stalled = Vec::new();
+        for _ in 0..4 {
+            let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+            let request = format!("GET /{sha} HTTP/1.1\r\nhost: {}\r\n\r\n", server.addr);
+            stream.write_all(request.as_bytes()).await.unwrap();
+            stalled.push(stream); // never read
+        }
+        // Long enough for each stalled reader to fill its socket and its channel.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let whole = tokio::time::timeout(Duration::from_secs(20), async {
+            client()
+                .get(server.url(&format!("/{sha}")))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        })
+        .await
+        .expect("a fifth download is served while four are stalled");
+        assert!(whole.as_ref() == blob.as_slice(), "the blob, whole");
+        drop(stalled);
+    });
+}

@@ -60,6 +60,7 @@ impl BlossomService {
         rules.max_upload = api.max_upload_size;
         rules.max_concurrent_uploads = api.max_concurrent_uploads;
         rules.requests_per_second = settings.http.requests_per_second;
+        rules.upload_idle_timeout = settings.http.request_timeout;
         rules.admin_token = api.admin_token.clone();
         rules.mirror_allow_private = config.mirror_private;
         rules.quota_bytes = config.quota;
