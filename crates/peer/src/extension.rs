@@ -12,6 +12,16 @@ use swarmgate_bencode::{Encoder, Limits, decode_prefix};
 
 use crate::error::ExtensionError;
 
+/// Extensions kept per peer, at most (libtorrent announces about ten): the `m` entries past it
+/// are ignored, in one handshake or over several.
+pub const MAX_EXTENSIONS: usize = 64;
+
+/// The longest extension name kept, in bytes (`ut_metadata` has 11); longer ones are ignored.
+pub const MAX_EXTENSION_NAME: usize = 64;
+
+/// The longest client name (`v`) kept, in bytes; the rest is cut off.
+pub const MAX_CLIENT_NAME: usize = 256;
+
 /// The id under which we receive `ut_metadata` (BEP 9) messages. libtorrent uses 2; any fixed
 /// non-zero id works, since each side reads the other's `m`.
 pub const UT_METADATA_ID: u8 = 3;
@@ -89,14 +99,20 @@ impl ExtendedHandshake {
                 ) else {
                     continue;
                 };
+                if name.len() > MAX_EXTENSION_NAME {
+                    continue;
+                }
                 hs.extensions.insert(name.to_owned(), id);
+                if hs.extensions.len() == MAX_EXTENSIONS {
+                    break;
+                }
             }
         }
         let int = |key: &[u8]| root.get(key).and_then(|v| v.as_int());
         hs.client = root
             .get(b"v")
             .and_then(|v| v.as_bytes())
-            .map(|b| String::from_utf8_lossy(b).into_owned());
+            .map(|b| String::from_utf8_lossy(&b[..b.len().min(MAX_CLIENT_NAME)]).into_owned());
         hs.reqq = int(b"reqq").and_then(|i| u32::try_from(i).ok());
         hs.metadata_size = int(b"metadata_size").and_then(|i| u64::try_from(i).ok());
         hs.listen_port = int(b"p").and_then(|i| u16::try_from(i).ok());
@@ -116,9 +132,15 @@ impl ExtendedHandshake {
     }
 
     /// Applies a later handshake from the same peer (BEP 10 allows several): `m` entries are
-    /// merged (an id of 0 disables), other fields replaced where the update carries them.
+    /// merged (an id of 0 disables), other fields replaced where the update carries them. New
+    /// names beyond [`MAX_EXTENSIONS`] are ignored, so a peer cannot grow the map by sending
+    /// handshakes.
     pub fn update(&mut self, later: ExtendedHandshake) {
-        self.extensions.extend(later.extensions);
+        for (name, id) in later.extensions {
+            if self.extensions.len() < MAX_EXTENSIONS || self.extensions.contains_key(&name) {
+                self.extensions.insert(name, id);
+            }
+        }
         self.client = later.client.or(self.client.take());
         self.reqq = later.reqq.or(self.reqq);
         self.your_ip = later.your_ip.or(self.your_ip);
@@ -130,6 +152,43 @@ impl ExtendedHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handshake whose `m` holds `names`, each with id 1.
+    fn with_names(names: impl Iterator<Item = String>) -> Vec<u8> {
+        let mut names: Vec<String> = names.collect();
+        names.sort();
+        let mut e = Encoder::new();
+        e.begin_dict().key(b"m").begin_dict();
+        for name in &names {
+            e.key(name.as_bytes()).int(1);
+        }
+        e.end().key(b"v").str(&"c".repeat(10_000)).end();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_peer_cannot_grow_its_extension_map_without_bound() {
+        let first = with_names((0..1000).map(|i| format!("ext_{i:04}")));
+        let mut hs = ExtendedHandshake::decode(&first).unwrap();
+        assert_eq!(hs.extensions.len(), MAX_EXTENSIONS);
+        assert_eq!(hs.client.as_ref().map(String::len), Some(MAX_CLIENT_NAME));
+        for round in 0..10 {
+            let later = with_names((0..1000).map(|i| format!("more_{round}_{i:04}")));
+            hs.update(ExtendedHandshake::decode(&later).unwrap());
+            assert_eq!(hs.extensions.len(), MAX_EXTENSIONS);
+        }
+        let long = with_names(std::iter::once("x".repeat(MAX_EXTENSION_NAME + 1)));
+        assert!(
+            ExtendedHandshake::decode(&long)
+                .unwrap()
+                .extensions
+                .is_empty()
+        );
+        // A known name can still be changed or disabled once the map is full.
+        let known = hs.extensions.keys().next().unwrap().clone();
+        hs.update(ExtendedHandshake::decode(&with_names(std::iter::once(known.clone()))).unwrap());
+        assert_eq!(hs.extensions[&known], 1);
+    }
 
     #[test]
     fn spec_example_decodes() {

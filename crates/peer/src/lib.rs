@@ -81,7 +81,10 @@ pub use error::{
     ExtensionError, HandshakeError, MetadataError, PeerError, ProtocolError, RequestError, Timeout,
     WireError,
 };
-pub use extension::{ExtendedHandshake, UT_METADATA, UT_METADATA_ID};
+pub use extension::{
+    ExtendedHandshake, MAX_CLIENT_NAME, MAX_EXTENSION_NAME, MAX_EXTENSIONS, UT_METADATA,
+    UT_METADATA_ID,
+};
 pub use handshake::{HANDSHAKE_LEN, Handshake, PROTOCOL, Reserved};
 pub use message::{Limits, MAX_EXTENDED_LEN, Message, decode, decode_slice, encode, id};
 pub use metadata::{METADATA_PIECE_LEN, MetadataFetcher, MetadataMessage, metadata_piece};

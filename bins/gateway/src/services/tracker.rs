@@ -64,6 +64,8 @@ impl TrackerService {
             burst: config.announces_per_second.saturating_mul(2),
         });
         tracker_config.min_interval = tracker_config.min_interval.min(config.announce_interval);
+        tracker_config.max_peers_per_torrent = config.max_peers_per_torrent;
+        tracker_config.max_torrents = config.max_torrents;
         let tracker = Tracker::new(tracker_config, Instant::now(), connection_id_secret()?)?;
         let tracker = Arc::new(tracker.with_observer(dialler));
         let observed = Arc::clone(&tracker);

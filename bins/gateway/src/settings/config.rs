@@ -95,6 +95,10 @@ pub struct TrackerServiceConfig {
     pub announce_interval: Duration,
     /// Announces per second per IP (0: none).
     pub announces_per_second: u32,
+    /// Peers kept per torrent.
+    pub max_peers_per_torrent: usize,
+    /// Torrents kept by an open tracker.
+    pub max_torrents: usize,
 }
 
 /// `[dht]`.
@@ -235,6 +239,9 @@ impl Config {
         if announce_interval < Duration::from_secs(10) {
             bail!("announce_interval must be at least 10 seconds");
         }
+        if s.tracker.max_peers_per_torrent == Some(0) || s.tracker.max_torrents == Some(0) {
+            bail!("tracker max_peers_per_torrent and max_torrents must be at least 1");
+        }
         let cors_origins = match s.http.cors_origins.as_deref().map(str::trim) {
             None | Some("*") | Some("") => Vec::new(),
             Some(list) => list.split(',').map(|o| o.trim().to_owned()).collect(),
@@ -277,6 +284,8 @@ impl Config {
                 open: s.tracker.open.unwrap_or(false),
                 announce_interval,
                 announces_per_second: s.tracker.announces_per_second.unwrap_or(50),
+                max_peers_per_torrent: s.tracker.max_peers_per_torrent.unwrap_or(5_000),
+                max_torrents: s.tracker.max_torrents.unwrap_or(100_000),
             },
             peers: PeerConfig {
                 addr: s

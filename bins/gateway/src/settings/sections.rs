@@ -176,12 +176,32 @@ pub struct TrackerSettings {
     /// get 429 (HTTP) or an error (UDP). 0 = no limit. [default: 50]
     #[arg(long, env = "SWARMGATE_ANNOUNCES_PER_SECOND", value_name = "N")]
     pub announces_per_second: Option<u32>,
+
+    /// Peers the tracker keeps per torrent, at most; a new peer of a full swarm gets a failure
+    /// reason; the peers it holds announce as before. [default: 5000]
+    #[arg(
+        long = "tracker-max-peers-per-torrent",
+        env = "SWARMGATE_TRACKER_MAX_PEERS_PER_TORRENT",
+        value_name = "N"
+    )]
+    pub max_peers_per_torrent: Option<usize>,
+
+    /// Torrents an open tracker (--open-tracker) keeps, at most; a closed one tracks only the
+    /// stored files. [default: 100000]
+    #[arg(
+        long = "tracker-max-torrents",
+        env = "SWARMGATE_TRACKER_MAX_TORRENTS",
+        value_name = "N"
+    )]
+    pub max_torrents: Option<usize>,
 }
 layered!(TrackerSettings {
     udp_addr,
     open,
     announce_interval,
-    announces_per_second
+    announces_per_second,
+    max_peers_per_torrent,
+    max_torrents
 });
 
 /// `[peers]`: the peer-wire seeder of every stored file.

@@ -116,3 +116,49 @@ fn floods_over_the_rate_limits_get_429_with_retry_after_and_no_token_forbids_del
             .expect("announce")
     });
 }
+
+/// `--tracker-max-peers-per-torrent 3`: a fourth peer of a swarm gets a bencoded failure, the
+/// three it holds (the gateway's own seed among them) announce as before, and a peer that
+/// leaves makes room again.
+#[test]
+fn a_full_swarm_refuses_new_peers_and_keeps_its_own() {
+    let (_tmp, data) = workspace();
+    let gateway = Gateway::start(&data, &["--tracker-max-peers-per-torrent", "3"]);
+    let response = gateway
+        .http
+        .post(gateway.at("/api/upload"))
+        .header("X-Filename", "swarm.bin")
+        .body(vec![2u8; 40_000])
+        .send()
+        .expect("upload");
+    let answer = json_of(response, StatusCode::CREATED, "upload");
+    let info_hash = url_encode(&hex_decode(
+        answer["info_hash"].as_str().expect("info_hash"),
+    ));
+    let announce = |port: u16, event: &str| -> String {
+        let url = format!(
+            "/announce?info_hash={info_hash}&peer_id=-XX0001-{port:012}&port={port}\
+             &left=100&compact=1{event}"
+        );
+        let response = gateway.http.get(gateway.at(&url)).send().expect("announce");
+        assert_eq!(response.status(), StatusCode::OK);
+        String::from_utf8_lossy(&response.bytes().expect("a body")).into_owned()
+    };
+    // The gateway's own seed holds one place: two leechers fill the swarm.
+    for port in [7001, 7002] {
+        let body = announce(port, "");
+        assert!(!body.contains("failure reason"), "{port}: {body}");
+    }
+    let full = announce(7003, "");
+    assert!(full.starts_with("d14:failure reason"), "{full}");
+    assert!(
+        !announce(7001, "").contains("failure reason"),
+        "a member re-announces"
+    );
+    assert!(!announce(7002, "&event=stopped").contains("failure reason"));
+    let body = announce(7003, "");
+    assert!(
+        !body.contains("failure reason"),
+        "room after a leave: {body}"
+    );
+}
