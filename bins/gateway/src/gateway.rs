@@ -261,6 +261,7 @@ impl Gateway {
             config: config.clone(),
             bound,
             started,
+            database: Default::default(),
         });
         services.push(Arc::new(status));
 

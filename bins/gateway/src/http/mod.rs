@@ -21,6 +21,7 @@ use serde::Serialize;
 use swarmgate_blobstore::ContentError;
 use swarmgate_catalog::CatalogError;
 use swarmgate_core::Sha256;
+use tokio::sync::Semaphore;
 
 pub(crate) use extract::Page;
 pub(crate) use guard::{Guard, HttpCounters, HttpStats, security_layers};
@@ -125,13 +126,35 @@ pub(crate) fn parse_sha256(text: &str) -> Result<Sha256, ApiError> {
     })
 }
 
-/// Runs blocking work (SQLite, files) on tokio's blocking pool.
+/// Blocking jobs of HTTP handlers queued or running at once, at most: half of tokio's pool of
+/// 512 threads, the other half left to the seeder's reads, uploads and Blossom.
+pub(crate) const MAX_BLOCKING_JOBS: usize = 256;
+
+/// The handlers' share of the blocking pool ([`MAX_BLOCKING_JOBS`]). One for the process,
+/// since the pool it guards is one for the process.
+static BLOCKING_JOBS: Semaphore = Semaphore::const_new(MAX_BLOCKING_JOBS);
+
+/// Runs blocking work (SQLite, files) on tokio's blocking pool, or answers 503 `busy` when
+/// [`MAX_BLOCKING_JOBS`] are queued or running: the request-time limit answers a slow request
+/// but cannot take its job back from the pool's queue, so without this bound the queue would
+/// grow with the request rate when the disk or the database falls behind.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(ApiError::internal)
+    let Ok(permit) = BLOCKING_JOBS.try_acquire() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is overloaded: retry shortly",
+        )
+        .retry_after(1));
+    };
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 impl From<CatalogError> for ApiError {
@@ -191,6 +214,39 @@ pub(crate) async fn no_route() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocking_jobs_past_the_cap_are_answered_503_then_admitted_again() {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Arc::new(std::sync::Mutex::new(hold));
+        let mut jobs = Vec::new();
+        for _ in 0..MAX_BLOCKING_JOBS {
+            let hold = Arc::clone(&hold);
+            jobs.push(tokio::spawn(blocking(move || {
+                let _ = hold.lock().unwrap().recv();
+            })));
+        }
+        // Every permit is taken once each job has been spawned.
+        for _ in 0..100 {
+            if BLOCKING_JOBS.available_permits() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let refused = blocking(|| ()).await.expect_err("over the cap");
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.code, "busy");
+        assert_eq!(refused.retry_after, Some(1));
+        for _ in 0..MAX_BLOCKING_JOBS {
+            release.send(()).unwrap();
+        }
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(blocking(|| 7).await.unwrap(), 7);
+    }
 
     #[test]
     fn sha256_segments_are_64_hex_digits() {

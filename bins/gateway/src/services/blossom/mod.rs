@@ -8,6 +8,7 @@
 //! into catalog operations, so a Blossom upload is a publish like any other: seeded, tracked,
 //! web-seeded, announced on the DHT and to Nostr relays by the observers that watch the catalog.
 
+mod reports;
 pub(crate) mod store;
 
 use std::net::SocketAddr;

@@ -6,25 +6,22 @@
 //! leaves nothing), a `DELETE` is [`Catalog::disown`], a list is [`Catalog::owned_by`]. Each
 //! blob's descriptor carries what a BitTorrent client needs beside the BUD-02 fields (`magnet`,
 //! `infohash`, `torrent`, `webseed`), and its NIP-94 tags the web seed as a `fallback`.
-//! Reports (BUD-09) are kept in `blossom-reports.jsonl` in the data folder, one signed event a
-//! line, appended and synced before the report is acknowledged.
+//! Reports (BUD-09) are kept by [`Reports`](super::reports::Reports).
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use swarmgate_blobstore::ContentError;
 use swarmgate_blossom::{
-    Blob, BlobStore, Disowned, PutBlob, Report, StoreError, Stored, extension_for, parse_report,
+    Blob, BlobStore, Disowned, PutBlob, Report, StoreError, Stored, extension_for,
 };
 use swarmgate_catalog::{Catalog, CatalogError, Entry, PublishRequest};
 use swarmgate_core::{Pubkey, Sha256};
 
-/// The reports file in the data folder.
-pub(crate) const REPORTS_FILE: &str = "blossom-reports.jsonl";
+use super::reports::{MAX_REPORTS, Reports};
 
 /// The gateway's catalog seen as a [`BlobStore`].
 pub(crate) struct CatalogBlobs {
@@ -32,40 +29,19 @@ pub(crate) struct CatalogBlobs {
     reports: Mutex<Reports>,
 }
 
-/// The BUD-09 reports kept, and the file they are appended to.
-struct Reports {
-    path: PathBuf,
-    kept: Vec<Report>,
-}
-
 impl CatalogBlobs {
-    /// The store over `catalog`, with the reports kept in `data_dir` read back (a line that
-    /// does not verify any more is logged and skipped).
+    /// The store over `catalog`, with the reports kept in `data_dir` read back (see
+    /// [`Reports`]).
     pub(crate) fn open(catalog: Arc<Catalog>, data_dir: &Path) -> io::Result<CatalogBlobs> {
-        let path = data_dir.join(REPORTS_FILE);
-        let mut kept = Vec::new();
-        match File::open(&path) {
-            Ok(file) => {
-                for line in BufReader::new(file).lines() {
-                    let line = line?;
-                    match parse_report(line.as_bytes()) {
-                        Ok(report) => kept.push(report),
-                        Err(error) => tracing::warn!(%error, "skipping a stored Blossom report"),
-                    }
-                }
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error),
-        }
         Ok(CatalogBlobs {
             catalog,
-            reports: Mutex::new(Reports { path, kept }),
+            reports: Mutex::new(Reports::open(data_dir, MAX_REPORTS)?),
         })
     }
 
     /// The reports kept so far.
     pub(crate) fn report_count(&self) -> usize {
-        self.lock_reports().kept.len()
+        self.lock_reports().all().len()
     }
 
     fn lock_reports(&self) -> std::sync::MutexGuard<'_, Reports> {
@@ -206,28 +182,10 @@ impl BlobStore for CatalogBlobs {
     }
 
     fn report(&self, report: &Report) -> Result<(), StoreError> {
-        let mut reports = self.lock_reports();
-        if reports.kept.iter().any(|r| r.event_id == report.event_id) {
-            return Ok(());
-        }
-        let line = format!("{}\n", report.event_json.replace('\n', " "));
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&reports.path)
-            .and_then(|mut file| {
-                file.write_all(line.as_bytes())?;
-                file.sync_data()
-            })
-            .map_err(|error| match error.kind() {
-                io::ErrorKind::StorageFull => StoreError::Full,
-                _ => StoreError::Io(format!("keeping the report: {error}")),
-            })?;
-        reports.kept.push(report.clone());
-        Ok(())
+        self.lock_reports().add(report)
     }
 
     fn reports(&self) -> Result<Vec<Report>, StoreError> {
-        Ok(self.lock_reports().kept.clone())
+        Ok(self.lock_reports().all().to_vec())
     }
 }

@@ -6,6 +6,7 @@
 //! other services' typed statistics; `/metrics` renders the prometheus-client registry that
 //! holds the very counters those statistics read. Health is in [`health`].
 
+mod database;
 mod health;
 
 use std::net::SocketAddr;
@@ -33,8 +34,9 @@ use super::tracker::TrackerService;
 use super::webseed::WebSeedService;
 use crate::Bound;
 use crate::http::metrics::render;
-use crate::http::{ApiError, HttpCounters, HttpStats, blocking};
+use crate::http::{ApiError, HttpCounters, HttpStats};
 use crate::settings::Config;
+pub(crate) use database::DatabaseCheck;
 
 /// The status endpoints; see the module docs.
 pub(crate) struct StatusService {
@@ -71,6 +73,8 @@ pub(crate) struct Sources {
     pub bound: Bound,
     /// When the gateway started.
     pub started: Instant,
+    /// The diagnostics' database verdict, reused for a minute.
+    pub database: DatabaseCheck,
 }
 
 /// `GET /api/stats`.
@@ -266,8 +270,7 @@ async fn p2p(State(sources): State<Arc<Sources>>) -> Json<P2pAnswer> {
 async fn diagnostics(
     State(sources): State<Arc<Sources>>,
 ) -> Result<Json<DiagnosticsAnswer>, ApiError> {
-    let catalog = Arc::clone(&sources.catalog);
-    let database = blocking(move || catalog.integrity_check()).await?;
+    let database = sources.database.verdict(&sources.catalog).await?;
     let config = &sources.config;
     let addr = |a: SocketAddr| a.to_string();
     Ok(Json(DiagnosticsAnswer {
@@ -281,10 +284,7 @@ async fn diagnostics(
             peers: addr(sources.bound.peer),
             dht: sources.bound.dht.map(addr),
         },
-        database: match database {
-            Ok(()) => "ok".to_owned(),
-            Err(error) => error.to_string(),
-        },
+        database,
         limits: LimitsAnswer {
             max_upload_size: config.api.max_upload_size,
             max_concurrent_uploads: config.api.max_concurrent_uploads,
