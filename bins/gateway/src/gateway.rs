@@ -382,7 +382,7 @@ fn open_catalog(
     let cache = Arc::new(PieceCache::new(storage.cache_size));
     let (catalog, loaded) = Catalog::open(Arc::new(meta), Arc::new(content), cache, links)
         .context("loading the stored files")?;
-    Ok((catalog, loaded, lock))
+    Ok((catalog.with_max_files(storage.max_files), loaded, lock))
 }
 
 /// The stored files and the piece cache, read at each scrape.

@@ -43,6 +43,8 @@ pub struct Catalog {
     index: RwLock<Index>,
     /// Serialises changes and holds the observers they are announced to.
     commit: Mutex<Vec<Arc<dyn CatalogObserver>>>,
+    /// Files served at most; a new file past it is refused ([`CatalogError::TooManyFiles`]).
+    pub(crate) max_files: usize,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -84,6 +86,7 @@ impl Catalog {
             links,
             index: RwLock::new(Index::default()),
             commit: Mutex::new(Vec::new()),
+            max_files: usize::MAX,
         };
         let mut loaded = Loaded::default();
         let mut offset = 0;
@@ -140,6 +143,22 @@ impl Catalog {
     /// Every served file, in no order.
     pub fn all(&self) -> Vec<Arc<Entry>> {
         self.read_index().by_sha256.values().cloned().collect()
+    }
+
+    /// Serves at most `max` files from now on: a publish of new bytes past it is refused with
+    /// [`CatalogError::TooManyFiles`] and leaves nothing; the same bytes uploaded again still
+    /// answer the stored file. Every stored file costs memory in each service that serves it
+    /// (the index, the seeder, the tracker's allow-list, the DHT's announces), so this is what
+    /// bounds them. Files stored beyond it at open are all served.
+    #[must_use]
+    pub fn with_max_files(mut self, max: usize) -> Self {
+        self.max_files = max;
+        self
+    }
+
+    /// Files served now.
+    pub fn file_count(&self) -> usize {
+        self.read_index().by_sha256.len()
     }
 
     /// The number of served files and their total size.

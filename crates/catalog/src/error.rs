@@ -66,6 +66,13 @@ pub enum CatalogError {
     /// succeeds.
     #[error("no space left to store the upload")]
     DiskFull,
+    /// The catalog serves as many files as it may ([`Catalog::with_max_files`](crate::Catalog::with_max_files)).
+    /// HTTP: 507; nothing was kept; an upload succeeds again once a file is deleted.
+    #[error("this server stores its most files ({max}): none can be added until one is deleted")]
+    TooManyFiles {
+        /// The limit.
+        max: usize,
+    },
     /// The content store failed otherwise (I/O, damage). HTTP: 500; log and alarm.
     #[error(transparent)]
     Content(ContentError),

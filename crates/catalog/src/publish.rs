@@ -97,6 +97,10 @@ impl Catalog {
         let sha256 = ingested.sha256;
         let result = if ingested.size == 0 {
             Err(CatalogError::Empty)
+        } else if self.file_count() >= self.max_files {
+            Err(CatalogError::TooManyFiles {
+                max: self.max_files,
+            })
         } else {
             self.commit_new(&commit, ingested, request, media_type)
         };

@@ -183,6 +183,11 @@ impl From<CatalogError> for ApiError {
                 "disk_full",
                 error.to_string(),
             ),
+            CatalogError::TooManyFiles { .. } => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "too_many_files",
+                error.to_string(),
+            ),
             CatalogError::HashMismatch { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "hash_mismatch", error.to_string())
             }

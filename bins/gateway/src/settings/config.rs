@@ -47,6 +47,8 @@ pub struct StorageConfig {
     pub blob_threshold: u64,
     /// Piece cache bytes.
     pub cache_size: u64,
+    /// Files stored at most.
+    pub max_files: usize,
 }
 
 /// `[http]`.
@@ -239,6 +241,9 @@ impl Config {
         if announce_interval < Duration::from_secs(10) {
             bail!("announce_interval must be at least 10 seconds");
         }
+        if s.storage.max_files == Some(0) {
+            bail!("max_files must be at least 1");
+        }
         if s.tracker.max_peers_per_torrent == Some(0) || s.tracker.max_torrents == Some(0) {
             bail!("tracker max_peers_per_torrent and max_torrents must be at least 1");
         }
@@ -262,6 +267,7 @@ impl Config {
                     .blob_threshold
                     .unwrap_or(swarmgate_blobstore::DEFAULT_BLOB_THRESHOLD),
                 cache_size: s.storage.cache_size.unwrap_or(256 << 20),
+                max_files: s.storage.max_files.unwrap_or(1_000_000),
             },
             http: HttpConfig {
                 addr: http_addr,

@@ -44,11 +44,18 @@ pub struct StorageSettings {
     #[arg(long, env = "SWARMGATE_CACHE_SIZE", value_name = "BYTES", value_parser = parse_size)]
     #[serde(default, deserialize_with = "deserialize_size")]
     pub cache_size: Option<u64>,
+
+    /// Files stored at most: each costs memory in every service that serves it (index,
+    /// seeder, tracker, DHT), so this bounds them; past it a new upload gets 507
+    /// `too_many_files`. [default: 1000000]
+    #[arg(long, env = "SWARMGATE_MAX_FILES", value_name = "N")]
+    pub max_files: Option<usize>,
 }
 layered!(StorageSettings {
     data_dir,
     blob_threshold,
-    cache_size
+    cache_size,
+    max_files
 });
 
 /// `[http]`: the HTTP port (API, HTTP tracker, web seed) and what guards it.

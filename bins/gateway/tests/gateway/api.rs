@@ -172,3 +172,32 @@ fn ranges(gateway: &Gateway, file: &Stored) {
         .expect("GET with another ETag");
     assert_eq!(other.status(), StatusCode::PARTIAL_CONTENT);
 }
+
+/// `--max-files 1`: a second file is refused with 507 `too_many_files` and leaves nothing, the
+/// stored one is still served and uploaded again with 200, and a delete makes room.
+#[test]
+fn past_max_files_uploads_get_507_until_a_file_is_deleted() {
+    let (_tmp, data) = workspace();
+    let token = super::bad_input::TOKEN;
+    let gateway = Gateway::start(&data, &["--max-files", "1", "--admin-token", token]);
+    let kept = upload(&gateway, small(), "small.bin", false, StatusCode::CREATED);
+    let refused = gateway.upload_raw(big(), "big.bin");
+    assert_error(
+        refused,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "too_many_files",
+        "a second file",
+    );
+    upload(&gateway, small(), "again.bin", true, StatusCode::OK);
+    gateway.assert_serves(small());
+    let files = gateway.get_json("/api/files", StatusCode::OK);
+    assert_eq!(files["total"], 1);
+    let deleted = gateway
+        .http
+        .delete(gateway.at(&format!("/api/files/{}", kept.field("sha256"))))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .expect("DELETE");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    upload(&gateway, big(), "big.bin", true, StatusCode::CREATED);
+}

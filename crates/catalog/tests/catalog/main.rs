@@ -368,3 +368,32 @@ fn owners_and_media_types_round_trip_through_sqlite_and_orphans_are_swept() {
     assert_eq!(entry.file.mime, "image/png");
     assert_eq!(&entry.read(0, png.len()).unwrap()[..], &png[..]);
 }
+
+#[test]
+fn past_max_files_new_bytes_are_refused_and_leave_nothing() {
+    let mut harness = Harness::new();
+    harness.catalog = harness.catalog.with_max_files(2);
+    let first = pattern(1, 3_000);
+    publish(&harness, &first, &request("one.bin"));
+    publish(&harness, &pattern(2, 3_000), &request("two.bin"));
+    let refused = harness
+        .catalog
+        .publish(&mut &pattern(3, 3_000)[..], &request("three.bin"))
+        .expect_err("a third file");
+    assert!(
+        matches!(refused, CatalogError::TooManyFiles { max: 2 }),
+        "{refused}"
+    );
+    assert_eq!(harness.meta.count().unwrap(), 2);
+    assert_eq!(
+        harness.content.list().unwrap().len(),
+        2,
+        "nothing of it kept"
+    );
+    // The same bytes again still answer the stored file.
+    assert!(publish(&harness, &first, &request("again.bin")).existing);
+    // A delete makes room.
+    let sha256 = harness.catalog.all()[0].file.sha256;
+    assert!(harness.catalog.delete(&sha256).unwrap());
+    assert!(!publish(&harness, &pattern(3, 3_000), &request("three.bin")).existing);
+}

@@ -89,7 +89,7 @@ fn store_error(error: CatalogError) -> StoreError {
         CatalogError::Interrupted { source } => StoreError::BodyRead(source),
         CatalogError::Empty => StoreError::Empty,
         CatalogError::Busy => StoreError::Busy,
-        CatalogError::DiskFull => StoreError::Full,
+        CatalogError::DiskFull | CatalogError::TooManyFiles { .. } => StoreError::Full,
         CatalogError::HashMismatch { actual } => StoreError::HashMismatch { actual },
         CatalogError::NotFound { .. } => StoreError::NotFound,
         // A failing disk: the detail (a path on the server) goes to the log, not to X-Reason.
