@@ -1,6 +1,9 @@
 //! Per-IP rate limits (GCRA through governor), answered with 429 and a `Retry-After` in seconds:
 //! the HTTP guard's limit on requests, the API's on uploads.
 //!
+//! A client is its IPv4 address or its IPv6 /64 (the block one subscriber gets), as for the
+//! connection caps: otherwise one host would get a budget for each of its 2^64 addresses.
+//!
 //! The tracker's announce limit is the tracker's own (swarmgate-tracker's per-address GCRA),
 //! so that it holds for UDP as well. Keyed state is dropped for addresses whose limit has fully
 //! recovered, at most every few seconds from the checks themselves, so a scan from many
@@ -13,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::serve::source_of;
 
 /// How often idle addresses are forgotten, at most.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -60,7 +65,7 @@ impl IpRateLimit {
         };
         self.sweep_if_due(limiter);
         limiter
-            .check_key(&ip.to_canonical())
+            .check_key(&source_of(ip))
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
@@ -120,5 +125,16 @@ mod tests {
         assert!(requests.check(ip).is_ok() && requests.check(mapped).is_ok());
         assert!(requests.check(ip).is_err());
         assert_eq!(retry_after_seconds(Duration::from_millis(10)), 1);
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_client() {
+        let requests = IpRateLimit::per_second(1);
+        let host: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:0:1::2".parse().unwrap();
+        let elsewhere: IpAddr = "2001:db8:0:2::1".parse().unwrap();
+        assert!(requests.check(host).is_ok() && requests.check(neighbour).is_ok());
+        assert!(requests.check(neighbour).is_err(), "one budget for the /64");
+        assert!(requests.check(elsewhere).is_ok());
     }
 }

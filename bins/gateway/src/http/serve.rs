@@ -110,7 +110,7 @@ struct Place {
 }
 
 /// The key a connection is counted under: the IPv4 address, or the IPv6 /64.
-fn source_of(ip: IpAddr) -> IpAddr {
+pub(crate) fn source_of(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);

@@ -1,5 +1,5 @@
 //! Per-address rate limiting of announces and scrapes: the generic cell rate algorithm, one
-//! timestamp per address, sharded so both cores can check at once.
+//! timestamp per address (an IPv6 client per /64), sharded so both cores can check at once.
 //!
 //! GCRA keeps, per address, the "theoretical arrival time" of its next request; the rule is
 //! [`swarmgate_core::Gcra`], shared with the DHT node's query limiter. This module keeps the
@@ -44,8 +44,14 @@ impl RateLimiter {
         &self.shards[usize::from(byte) % SHARDS]
     }
 
-    /// Counts one request from `ip` at `now`; `Err` carries how long until one is allowed.
+    /// Counts one request from `ip` at `now`; `Err` carries how long until one is allowed. An
+    /// IPv6 client is counted by its /64, the block one subscriber gets: per address, one host
+    /// would have 2^64 budgets.
     pub(crate) fn check(&self, ip: IpAddr, now: Nanos) -> Result<(), Duration> {
+        let ip = match ip.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            v4 => v4,
+        };
         let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
         let arrival = self.gcra.check(shard.get(&ip).copied(), now)?;
         shard.insert(ip, arrival);
@@ -104,6 +110,24 @@ mod tests {
             allowed += usize::from(limiter.check(ip, at).is_ok());
         }
         assert_eq!(allowed, 10);
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_client() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 1,
+            burst: 2,
+        });
+        let host: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        let neighbour: IpAddr = "2001:db8:0:1::ffff".parse().unwrap();
+        let elsewhere: IpAddr = "2001:db8:0:2::1".parse().unwrap();
+        assert!(limiter.check(host, 0).is_ok() && limiter.check(neighbour, 0).is_ok());
+        assert!(
+            limiter.check(neighbour, 0).is_err(),
+            "one budget for the /64"
+        );
+        assert!(limiter.check(elsewhere, 0).is_ok());
+        assert_eq!(limiter.tracked(), 2);
     }
 
     #[test]
