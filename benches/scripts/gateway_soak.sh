@@ -29,10 +29,9 @@
 #   request head dripped a byte every 2 s), reopened when closed, as above.
 # The sampler, every SAMPLE_EVERY seconds: the gateway's VmRSS and Threads (/proc/PID/status),
 # its open file descriptors (/proc/PID/fd), its CPU since the last sample (/proc/PID/stat), whether
-# a burst is on, the real operations finished so far, and the gateway's refusal counters from
-# /metrics (rate limited, HTTP refused, peer refused), into OUT_DIR/OUT_NAME.csv. There is
-# no tasks column: the gateway exposes no tokio task count (neither /api/diagnostics nor
-# /metrics has one).
+# a burst is on, the real operations finished so far, the gateway's refusal counters from
+# /metrics (rate limited, HTTP refused, peer refused) and its async tasks alive
+# (swarmgate_runtime_tasks), into OUT_DIR/OUT_NAME.csv.
 #
 # At the end: a table of the real operations (any failure fails the script: exit 1), of the
 # attack (connections refused and held, status codes of the flood) and of the gateway's refusal
@@ -40,10 +39,10 @@
 # only be the real clients' (libtorrent's and aria2c's own web seed and peer connections
 # included) and must be 0 (else exit 1); then the flatness verdict: the first third of the run is the warm-up, and
 # the mean of each figure over the last third must not exceed its mean over the middle third by
-# more than FLAT_TOLERANCE percent (plus 16 descriptors or 4 threads, the noise of one client's
+# more than FLAT_TOLERANCE percent (plus 16 descriptors or tasks or 4 threads, the noise of one client's
 # connections), both over the samples taken outside the bursts; with the least-squares slope per
 # hour after the warm-up, for information. Not flat: exit 3 (after writing everything). gnuplot
-# draws OUT_DIR/OUT_NAME.svg (RSS; descriptors and threads; the bursts shaded) and the report is
+# draws OUT_DIR/OUT_NAME.svg (RSS; descriptors, threads and tasks; the bursts shaded) and the report is
 # also written to OUT_DIR/OUT_NAME.md.
 #
 # The gateway runs with its default limits, which the real load stays within: HTTP connections
@@ -396,18 +395,19 @@ attack_worker() {
 }
 
 # --- the sampler --------------------------------------------------------------------------------
-refusal_totals() { # rate_limited,http_refused,peer_refused: the gateway's refusal counters, summed
+metric_samples() { # rate_limited,http_refused,peer_refused,tasks from /metrics (refusals summed)
     curl -sS --max-time 5 "$GATEWAY_URL/metrics" 2>>"$WORK_DIR/curl-errors.log" | awk '
         /^swarmgate_rate_limited_total / { r += $2 }
         /^swarmgate_http_refused_total[{ ]/ { h += $2 }
         /^swarmgate_peer_refused[a-z_]*_total / { p += $2 }
-        END { printf "%d,%d,%d", r, h, p }'
+        /^swarmgate_runtime_tasks / { t = $2; seen = 1 }
+        END { if (!seen) exit 1; printf "%d,%d,%d,%d", r, h, p, t }'
 }
 
 sampler() {
     local i at ticks last_ticks cpu hz refusals started
     hz=$(getconf CLK_TCK)
-    echo "seconds,rss_kib,fds,threads,cpu_percent,attack,real_ops_ok,rate_limited,http_refused,peer_refused" >"$CSV"
+    echo "seconds,rss_kib,fds,threads,cpu_percent,attack,real_ops_ok,rate_limited,http_refused,peer_refused,tasks" >"$CSV"
     last_ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$GATEWAY_PID/stat")
     for i in $(seq 1 $((DURATION / SAMPLE_EVERY))); do
         at=$((START + i * SAMPLE_EVERY))
@@ -417,11 +417,11 @@ sampler() {
         cpu=$((100 * (ticks - last_ticks) / hz / SAMPLE_EVERY))
         last_ticks=$ticks
         started=$(now)
-        if refusals=$(refusal_totals); then
+        if refusals=$(metric_samples); then
             record metrics ok "$started" 0 "/metrics"
         else
             record metrics FAIL "$started" 0 "/metrics did not answer"
-            refusals=",,"
+            refusals=",,,"
         fi
         echo "$((EPOCHSECONDS - START)),$(awk '/^VmRSS:/ { print $2 }' "/proc/$GATEWAY_PID/status"),$(find "/proc/$GATEWAY_PID/fd" -mindepth 1 -maxdepth 1 | wc -l),$(awk '/^Threads:/ { print $2 }' "/proc/$GATEWAY_PID/status"),$cpu,$([ -e "$ATTACK_ON" ] && echo 1 || echo 0),$(grep -c ' ok ' "$OPS" || true),$refusals" >>"$CSV"
     done
@@ -481,10 +481,11 @@ set xlabel "seconds"
 set key top left opaque
 set ylabel "count"
 set autoscale y
-stats "$CSV" skip 1 using 3 nooutput
+stats "$CSV" skip 1 using (\$3 > \$11 ? \$3 : \$11) nooutput
 set yrange [0:STATS_max * 1.1]
 plot "$CSV" skip 1 using 1:3 with linespoints pt 7 ps 0.4 lc rgb "dark-green" title "open file descriptors", \
-     "$CSV" skip 1 using 1:4 with linespoints pt 7 ps 0.4 lc rgb "orange" title "threads"
+     "$CSV" skip 1 using 1:4 with linespoints pt 7 ps 0.4 lc rgb "orange" title "threads", \
+     "$CSV" skip 1 using 1:11 with linespoints pt 7 ps 0.4 lc rgb "purple" title "async tasks"
 unset multiplot
 GNUPLOT
 }
@@ -552,18 +553,19 @@ report() {
     echo "|---|---:|---:|---:|---:|---:|---:|---|"
     awk -F, -v d="$DURATION" -v tol="$FLAT_TOLERANCE" -v verdict="$WORK_DIR/verdict.txt" '
         NR == 1 { next }
+        BEGIN { split("2 3 4 11", cols, " ") }
         { third = $1 < d / 3 ? 1 : ($1 < 2 * d / 3 ? 2 : 3)
-          for (c = 2; c <= 4; c++) {
+          for (k = 1; k <= 4; k++) { c = cols[k]; if ($c == "") continue
               if ($c > max[c]) max[c] = $c
               if ($6 == 0) { sum[c, third] += $c; n[c, third]++
                   if (third > 1) { sx[c] += $1; sy[c] += $c; sxx[c] += $1 * $1; sxy[c] += $1 * $c; m[c]++ } }
           } }
         END {
-            name[2] = "VmRSS (MiB)"; name[3] = "open file descriptors"; name[4] = "threads"
-            scale[2] = 1024; scale[3] = 1; scale[4] = 1
-            slack[2] = 0; slack[3] = 16; slack[4] = 4
+            name[2] = "VmRSS (MiB)"; name[3] = "open file descriptors"; name[4] = "threads"; name[11] = "async tasks"
+            scale[2] = 1024; scale[3] = 1; scale[4] = 1; scale[11] = 1
+            slack[2] = 0; slack[3] = 16; slack[4] = 4; slack[11] = 16
             all = 1
-            for (c = 2; c <= 4; c++) {
+            for (k = 1; k <= 4; k++) { c = cols[k]
                 for (t = 1; t <= 3; t++) mean[t] = n[c, t] ? sum[c, t] / n[c, t] : -1
                 slope = (m[c] > 1 && m[c] * sxx[c] != sx[c] * sx[c]) ? (m[c] * sxy[c] - sx[c] * sy[c]) / (m[c] * sxx[c] - sx[c] * sx[c]) * 3600 : 0
                 if (mean[2] < 0 || mean[3] < 0) { ok = "no samples"; all = 0 }
@@ -574,7 +576,7 @@ report() {
             print (all ? "flat" : "NOT flat") > verdict
         }' "$CSV"
     echo
-    echo "Verdict: **$(cat "$WORK_DIR/verdict.txt")** (flat: the last third's mean at most $FLAT_TOLERANCE % above the middle third's, plus 16 descriptors or 4 threads)."
+    echo "Verdict: **$(cat "$WORK_DIR/verdict.txt")** (flat: the last third's mean at most $FLAT_TOLERANCE % above the middle third's, plus 16 descriptors, 4 threads or 16 tasks)."
     echo
     echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the load, the attack and the gateway share the cores"
 }
