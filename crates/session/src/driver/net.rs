@@ -7,13 +7,14 @@
 //! disk only while less than 256 KiB is unsent).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use swarmgate_peer::{Handshake, read_handshake};
 use swarmgate_rank::Source;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::picker::PeerKey;
@@ -67,6 +68,7 @@ pub(crate) enum Inbound {
 pub(crate) struct Connection {
     outbound: mpsc::UnboundedSender<Bytes>,
     reader: AbortHandle,
+    writer: AbortHandle,
 }
 
 impl Connection {
@@ -79,8 +81,10 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // Dropping `outbound` ends the writer after what is queued, which closes the socket.
+        // Both tasks end now, which closes the socket: the engine has dropped the peer, and a
+        // writer left to flush its queue would wait for ever on a peer that does not read.
         self.reader.abort();
+        self.writer.abort();
     }
 }
 
@@ -95,13 +99,25 @@ pub(crate) fn dial(key: PeerKey, addr: SocketAddr, inbound: mpsc::Sender<Inbound
     });
 }
 
+/// Incoming sockets in their handshake at once, at most; more are closed at accept. A download
+/// takes its peers mostly from its own dials, and the engine admits at most `max_peers` of
+/// those that complete, so this only keeps a flood of connects from costing a task and a
+/// descriptor each for the handshake timeout.
+const MAX_HANDSHAKING: usize = 64;
+
 /// Accepts peers until the listener fails; each one's handshake is read before it is handed on.
 pub(crate) fn listen(listener: TcpListener, inbound: mpsc::Sender<Inbound>) -> AbortHandle {
+    let handshaking = Arc::new(Semaphore::new(MAX_HANDSHAKING));
     tokio::spawn(async move {
         while let Ok((mut stream, addr)) = listener.accept().await {
+            let Ok(place) = Arc::clone(&handshaking).try_acquire_owned() else {
+                continue; // dropped: closed
+            };
             let inbound = inbound.clone();
             tokio::spawn(async move {
-                if let Ok(handshake) = read_handshake(&mut stream, HANDSHAKE_TIMEOUT).await {
+                let handshake = read_handshake(&mut stream, HANDSHAKE_TIMEOUT).await;
+                drop(place);
+                if let Ok(handshake) = handshake {
                     let _ = inbound
                         .send(Inbound::Incoming {
                             addr,
@@ -123,8 +139,12 @@ pub(crate) fn start(key: PeerKey, stream: TcpStream, inbound: mpsc::Sender<Inbou
     let (read, write) = stream.into_split();
     let (outbound, queue) = mpsc::unbounded_channel::<Bytes>();
     let reader = tokio::spawn(read_loop(key, read, READ_CHUNK, inbound.clone())).abort_handle();
-    tokio::spawn(write_loop(key, write, queue, inbound));
-    Connection { outbound, reader }
+    let writer = tokio::spawn(write_loop(key, write, queue, inbound)).abort_handle();
+    Connection {
+        outbound,
+        reader,
+        writer,
+    }
 }
 
 impl SocketEvents for Inbound {
@@ -138,5 +158,50 @@ impl SocketEvents for Inbound {
 
     fn closed(key: PeerKey) -> Self {
         Inbound::Closed { key }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    /// The engine drops a peer that does not read; its connection must close then, not wait
+    /// for a queue the peer will never drain.
+    #[tokio::test]
+    async fn dropping_a_connection_closes_its_socket_whatever_is_queued() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut remote = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let (inbound, mut events) = mpsc::channel(64);
+        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let connection = start(PeerKey(1), ours, inbound);
+        let chunk = Bytes::from(vec![0u8; 1 << 20]);
+        for _ in 0..16 * 1024 {
+            connection.send(chunk.clone()); // 16 GiB queued, one buffer shared
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(connection);
+
+        let mut buf = vec![0u8; 1 << 20];
+        let mut read = 0usize;
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match remote.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "still open after {read} bytes");
+        assert!(
+            read < 1 << 30,
+            "{read} bytes: the queue was flushed, not dropped"
+        );
+        drain.abort();
     }
 }
