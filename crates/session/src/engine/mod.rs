@@ -11,6 +11,12 @@
 //! or served to other peers. Memory is a few hundred bytes per piece in progress and per peer,
 //! whatever the size of the torrent.
 //!
+//! What a peer makes us send is bounded too: its requests by its session's `reqq` (and dropped
+//! when it is choked), disk reads for it while 256 KiB wait for its socket, and a peer that
+//! keeps writing while 4 MiB of our answers wait is dropped
+//! ([`DisconnectReason::Backlog`]): rejects, metadata pieces and haves are answers too, and a
+//! peer that never reads would otherwise grow them without end.
+//!
 //! # Commands and events: two types, two queues
 //!
 //! What comes out besides bytes is of two kinds, told apart by type and by queue, as quinn-proto
