@@ -86,11 +86,8 @@ fn incoming_peers_for_another_torrent_or_beyond_the_limit_are_refused() {
     );
 }
 
-/// A seeding engine serves a block to a bare PeerSession, through a disk read.
-#[test]
-fn a_request_becomes_a_disk_read_and_then_a_block() {
-    let now = Instant::now();
-    let mut seeder = Engine::new(config(), Bitfield::full(4), now);
+/// A bare leecher session (peer id 9, from port 5) whose handshake `seeder` has taken in.
+fn incoming_leecher(seeder: &mut Engine, now: Instant) -> (PeerKey, PeerSession) {
     let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
     leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
     let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
@@ -98,6 +95,15 @@ fn a_request_becomes_a_disk_read_and_then_a_block() {
     let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
     let key = seeder.handle_incoming(now, addr(5), theirs).unwrap();
     seeder.handle_peer_data(now, key, &hello[used..]);
+    (key, leecher)
+}
+
+/// A seeding engine serves a block to a bare PeerSession, through a disk read.
+#[test]
+fn a_request_becomes_a_disk_read_and_then_a_block() {
+    let now = Instant::now();
+    let mut seeder = Engine::new(config(), Bitfield::full(4), now);
+    let (key, mut leecher) = incoming_leecher(&mut seeder, now);
 
     let block = BlockRef {
         piece: PieceIndex(2),
@@ -435,13 +441,7 @@ fn drive_carries_out_what_answers_given_at_once_make() {
 fn choking_a_peer_drops_its_requests_waiting_for_a_read() {
     let mut now = Instant::now();
     let mut seeder = Engine::new(config(), Bitfield::full(4), now);
-    let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
-    leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
-    let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
-    let hello = leecher.poll_transmit().unwrap();
-    let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
-    let key = seeder.handle_incoming(now, addr(5), theirs).unwrap();
-    seeder.handle_peer_data(now, key, &hello[used..]);
+    let (key, leecher) = incoming_leecher(&mut seeder, now);
     let mut leechers = [(key, leecher)];
     pump(&mut seeder, &mut leechers, now);
     let leecher = &mut leechers[0].1;
@@ -496,13 +496,7 @@ fn choking_a_peer_drops_its_requests_waiting_for_a_read() {
 fn a_peer_that_does_not_read_is_dropped_at_the_backlog_limit() {
     let now = Instant::now();
     let mut seeder = Engine::new(config(), Bitfield::full(4), now);
-    let mut leecher_config = SessionConfig::new(InfoHashV1([7; 20]), PeerId::swarmgate([9; 12]));
-    leecher_config.geometry = Some(Geometry::new(4 * 32_768, 32_768).unwrap());
-    let mut leecher = PeerSession::new(leecher_config, Role::Initiator, now);
-    let hello = leecher.poll_transmit().unwrap();
-    let (theirs, used) = Handshake::decode(&hello).unwrap().unwrap();
-    let key = seeder.handle_incoming(now, addr(5), theirs).unwrap();
-    seeder.handle_peer_data(now, key, &hello[used..]);
+    let (key, mut leecher) = incoming_leecher(&mut seeder, now);
     while let Some((_, bytes)) = seeder.poll_transmit() {
         leecher.handle_bytes(now, &bytes).unwrap();
     }
