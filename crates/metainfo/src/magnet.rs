@@ -6,6 +6,7 @@
 //! of a parameter we use is an error naming it, not a silent drop, so that a typo in `x.pe`
 //! cannot pass unnoticed.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -66,6 +67,11 @@ impl Magnet {
             peers: Vec::new(),
             selected_files: Vec::new(),
         };
+        // What is already listed, so that each link is kept once in linear time (a link with
+        // tens of thousands of `tr` would otherwise cost a quadratic number of comparisons),
+        // and the last `so`, expanded once at the end (each one is checked as it comes).
+        let mut seen = HashSet::new();
+        let mut selection = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
             let invalid = |reason: &str| MagnetError::InvalidParameter {
@@ -94,22 +100,30 @@ impl Magnet {
                     }
                 }
                 "dn" => magnet.display_name = Some(value),
-                "tr" if !value.is_empty() => push_unique(&mut magnet.trackers, value),
-                "ws" if !value.is_empty() => push_unique(&mut magnet.web_seeds, value),
-                "xs" if !value.is_empty() => push_unique(&mut magnet.exact_sources, value),
+                "tr" if !value.is_empty() => push_unique(&mut seen, &mut magnet.trackers, 0, value),
+                "ws" if !value.is_empty() => {
+                    push_unique(&mut seen, &mut magnet.web_seeds, 1, value)
+                }
+                "xs" if !value.is_empty() => {
+                    push_unique(&mut seen, &mut magnet.exact_sources, 2, value)
+                }
                 "x.pe" => magnet.peers.push(
                     value
                         .parse()
                         .map_err(|_| invalid("not an IP:port address"))?,
                 ),
                 "so" => {
-                    magnet.selected_files = parse_selection(&value)
-                        .ok_or_else(|| invalid("not a list of indexes and ranges"))?
+                    selection = Some(parse_selection(&value).ok_or_else(|| {
+                        invalid(&format!(
+                            "not a list of indexes and ranges of at most {MAX_SELECTED} files"
+                        ))
+                    })?)
                 }
                 _ => {}
             }
         }
         magnet.info_hash = InfoHash::from_parts(v1, v2).ok_or(MagnetError::NoInfoHash)?;
+        magnet.selected_files = selection.map(expand_selection).unwrap_or_default();
         Ok(magnet)
     }
 }
@@ -169,8 +183,9 @@ impl fmt::Display for Magnet {
     }
 }
 
-fn push_unique(list: &mut Vec<String>, value: String) {
-    if !list.contains(&value) {
+/// Appends `value` to `list` (`kind` tells the lists apart in `seen`) unless it is there.
+fn push_unique(seen: &mut HashSet<(u8, String)>, list: &mut Vec<String>, kind: u8, value: String) {
+    if seen.insert((kind, value.clone())) {
         list.push(value);
     }
 }
@@ -179,8 +194,11 @@ fn push_unique(list: &mut Vec<String>, value: String) {
 /// otherwise allocate gigabytes).
 const MAX_SELECTED: u64 = 1 << 20;
 
-fn parse_selection(text: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
+/// The ranges of a `so` value, checked (each `first <= last`, at most [`MAX_SELECTED`]
+/// indexes in all) but not expanded.
+fn parse_selection(text: &str) -> Option<Vec<(u32, u32)>> {
+    let mut ranges = Vec::new();
+    let mut count = 0u64;
     for part in text.split(',') {
         let (first, last) = match part.split_once('-') {
             Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
@@ -189,14 +207,24 @@ fn parse_selection(text: &str) -> Option<Vec<u32>> {
                 (n, n)
             }
         };
-        if first > last || out.len() as u64 + u64::from(last - first) + 1 > MAX_SELECTED {
+        count += u64::from(last.checked_sub(first)?) + 1;
+        if count > MAX_SELECTED {
             return None;
         }
-        out.extend(first..=last);
+        ranges.push((first, last));
     }
+    Some(ranges)
+}
+
+/// The indexes of checked ranges, sorted, each once.
+fn expand_selection(ranges: Vec<(u32, u32)>) -> Vec<u32> {
+    let mut out: Vec<u32> = ranges
+        .into_iter()
+        .flat_map(|(first, last)| first..=last)
+        .collect();
     out.sort_unstable();
     out.dedup();
-    Some(out)
+    out
 }
 
 fn format_selection(indexes: &[u32]) -> String {
@@ -332,6 +360,30 @@ mod tests {
         assert!(
             Magnet::parse("magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a&dn=%zz")
                 .is_err()
+        );
+    }
+
+    /// Found by the fuzz campaign: every `so` was expanded as it came, so a link repeating a
+    /// large selection cost its expansion once per repeat. Now each is checked in linear time
+    /// and only the last expanded; many trackers are deduplicated in linear time too.
+    #[test]
+    fn repeated_parameters_cost_linear_time() {
+        let hash = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
+        let mut link = format!("magnet:?xt=urn:btih:{hash}");
+        for _ in 0..2_000 {
+            link.push_str("&so=0-1048575");
+        }
+        for n in 0..20_000 {
+            link.push_str(&format!("&tr=http%3A%2F%2Ft{n}%2Fa&tr=http%3A%2F%2Ft0%2Fa"));
+        }
+        // Quadratic work would be billions of steps here (minutes); linear is a blink.
+        let magnet = Magnet::parse(&link).unwrap();
+        assert_eq!(magnet.selected_files.len(), 1 << 20);
+        assert_eq!(magnet.trackers.len(), 20_000);
+        let over = format!("magnet:?xt=urn:btih:{hash}&so=0-1048575,1048576");
+        assert!(
+            Magnet::parse(&over).is_err(),
+            "past MAX_SELECTED in one value"
         );
     }
 }
