@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use swarmgate_core::Gcra;
+use swarmgate_core::{Gcra, limited_client};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The most client entries kept by each table.
@@ -37,13 +37,7 @@ pub(crate) struct BadAuthLimiter {
 
 /// The address a client is counted under: IPv4 whole, IPv6 by /64.
 fn key(ip: Option<IpAddr>) -> Option<IpAddr> {
-    ip.map(|ip| match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        },
-        v4 => v4,
-    })
+    ip.map(limited_client)
 }
 
 impl BadAuthLimiter {

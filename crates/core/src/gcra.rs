@@ -8,7 +8,26 @@
 //! its own clock. Only the arithmetic lives here: where the per-key times are kept (a sharded
 //! map shared between threads, a bounded map owned by one state machine) is the caller's.
 
+use std::net::IpAddr;
 use std::time::Duration;
+
+/// The client a per-address limit counts: an IPv4 address (an IPv4-mapped IPv6 one as the IPv4
+/// it maps), or an IPv6 /64, the block one subscriber gets (per address, one host would have
+/// 2^64 budgets).
+///
+/// ```
+/// use swarmgate_core::limited_client;
+///
+/// let a = limited_client("2001:db8::1".parse().unwrap());
+/// assert_eq!(a, limited_client("2001:db8::ffff".parse().unwrap()));
+/// assert_eq!(limited_client("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<std::net::IpAddr>().unwrap());
+/// ```
+pub fn limited_client(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
 
 /// A rate: a sustained number of requests per second and a burst, in nanoseconds.
 ///

@@ -57,7 +57,7 @@ pub use compact::{
     decode_compact_peer, encode_compact_peer,
 };
 pub use error::{GeometryError, LengthError, TextError};
-pub use gcra::Gcra;
+pub use gcra::{Gcra, limited_client};
 pub use geometry::{BLOCK_SIZE, BlockRef, Geometry, PieceIndex};
 pub use identity::{Pubkey, Sha256};
 pub use info_hash::{InfoHash, InfoHashV1, InfoHashV2};

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use swarmgate_core::Gcra;
+use swarmgate_core::{Gcra, limited_client};
 
 /// The limit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl RateLimiter {
             return true;
         };
         let now = self.nanos(now);
-        let key = limited_unit(ip);
+        let key = limited_client(ip);
         let arrival = self.arrivals.get(&key).copied();
         match gcra.check(arrival, now) {
             Ok(next) => {
@@ -158,17 +158,6 @@ impl RateLimiter {
     }
 }
 
-/// What one budget covers: an IPv4 address, or an IPv6 /64.
-fn limited_unit(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +195,10 @@ mod tests {
             "another /64"
         );
         let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
-        assert_eq!(limited_unit(mapped), "192.0.2.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            limited_client(mapped),
+            "192.0.2.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

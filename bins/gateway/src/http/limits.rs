@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::serve::source_of;
+use swarmgate_core::limited_client;
 
 /// How often idle addresses are forgotten, at most.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
@@ -65,7 +65,7 @@ impl IpRateLimit {
         };
         self.sweep_if_due(limiter);
         limiter
-            .check_key(&source_of(ip))
+            .check_key(&limited_client(ip))
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 

@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +40,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::metrics::gauge::Gauge;
+use swarmgate_core::limited_client;
 use swarmgate_service::Shutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
@@ -109,20 +110,9 @@ struct Place {
     source: IpAddr,
 }
 
-/// The key a connection is counted under: the IPv4 address, or the IPv6 /64.
-pub(crate) fn source_of(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(prefix))
-        }
-        v4 => v4,
-    }
-}
-
 impl Table {
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Place, Refusal> {
-        let source = source_of(ip);
+        let source = limited_client(ip);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.total >= self.limits.max_total {
             return Err(Refusal::Total);

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use swarmgate_core::Gcra;
+use swarmgate_core::{Gcra, limited_client};
 
 use super::config::RateLimit;
 
@@ -48,10 +48,7 @@ impl RateLimiter {
     /// IPv6 client is counted by its /64, the block one subscriber gets: per address, one host
     /// would have 2^64 budgets.
     pub(crate) fn check(&self, ip: IpAddr, now: Nanos) -> Result<(), Duration> {
-        let ip = match ip.to_canonical() {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            v4 => v4,
-        };
+        let ip = limited_client(ip);
         let mut shard = self.shard(&ip).lock().unwrap_or_else(|e| e.into_inner());
         let arrival = self.gcra.check(shard.get(&ip).copied(), now)?;
         shard.insert(ip, arrival);
